@@ -1,0 +1,30 @@
+# Two entry points, each self-contained on a fresh machine:
+#   make demo   set up .venv and run `rnnkit demo`
+#   make test   set up .venv and run the test suite
+# TORCH picks the PyTorch build installed first; the default is the CPU wheel
+# (override e.g. `make test TORCH=torch` for the default CUDA build).
+VENV  ?= .venv
+TORCH ?= torch==2.13.0
+PY    := $(VENV)/bin/python
+
+.PHONY: setup demo test lint bench
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(VENV)/bin/rnnkit demo
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check rnnkit tests benchmarks
+	$(VENV)/bin/ruff format --check rnnkit tests benchmarks
+
+bench: setup
+	$(VENV)/bin/rnnkit bench
