@@ -14,7 +14,7 @@ Command = Callable[[argparse.Namespace], int | None]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnkit",
-        description="Recurrent sequence models: train, evaluate, predict, generate, translate, benchmark.",
+        description="Recurrent sequence models: train, evaluate, predict, generate, translate.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {rnnkit.__version__}")
     parser.add_subparsers(dest="command", metavar="COMMAND")

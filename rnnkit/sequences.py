@@ -54,7 +54,9 @@ def check_lengths(
     if lengths.dtype == torch.bool or lengths.dtype.is_floating_point or lengths.is_complex():
         raise ValueError(f"lengths must have an integer dtype, got {lengths.dtype}")
     if lengths.dim() != 1:
-        raise ValueError(f"lengths must be 1-D (one length per sequence), got shape {tuple(lengths.shape)}")
+        raise ValueError(
+            f"lengths must be 1-D (one length per sequence), got shape {tuple(lengths.shape)}"
+        )
     if batch_size is not None and lengths.numel() != batch_size:
         raise ValueError(f"got {lengths.numel()} lengths for a batch of {batch_size} sequences")
     lengths = lengths.detach().to("cpu", torch.int64)
@@ -65,11 +67,15 @@ def check_lengths(
         raise ValueError(f"lengths must be {need}: lengths[{i}] = {int(lengths[i])}")
     if max_len is not None and lengths.numel() and int(lengths.max()) > max_len:
         i = int(torch.argmax(lengths))
-        raise ValueError(f"lengths[{i}] = {int(lengths[i])} is longer than the padded length T = {max_len}")
+        raise ValueError(
+            f"lengths[{i}] = {int(lengths[i])} is longer than the padded length T = {max_len}"
+        )
     return lengths
 
 
-def _lengths_on(x: Tensor, lengths: Tensor | Sequence[int] | None, *, allow_zero: bool = True) -> Tensor:
+def _lengths_on(
+    x: Tensor, lengths: Tensor | Sequence[int] | None, *, allow_zero: bool = True
+) -> Tensor:
     """Validated lengths for a batch-first ``x`` (full length when None), on ``x``'s device."""
     if x.dim() < 2:
         raise ValueError(f"expected a batch-first tensor (B, T, ...), got shape {tuple(x.shape)}")
@@ -106,7 +112,9 @@ def pad(
                 f"but sequences[0] has {tuple(first.shape[1:])}"
             )
         if s.dtype != first.dtype:
-            raise ValueError(f"sequences[{i}] has dtype {s.dtype}, but sequences[0] has {first.dtype}")
+            raise ValueError(
+                f"sequences[{i}] has dtype {s.dtype}, but sequences[0] has {first.dtype}"
+            )
     lengths = torch.tensor([s.shape[0] for s in sequences], dtype=torch.int64)
     T = int(lengths.max())
     if max_len is not None:
@@ -180,7 +188,9 @@ def last_step(x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tenso
     return out.masked_fill((lengths == 0).view(-1, *([1] * (out.dim() - 1))), 0)
 
 
-def pool(x: Tensor, lengths: Tensor | Sequence[int] | None = None, mode: PoolMode = "mean") -> Tensor:
+def pool(
+    x: Tensor, lengths: Tensor | Sequence[int] | None = None, mode: PoolMode = "mean"
+) -> Tensor:
     """Pool over the real steps of each sequence.
 
     Args:
@@ -199,7 +209,9 @@ def pool(x: Tensor, lengths: Tensor | Sequence[int] | None = None, mode: PoolMod
     if x.shape[1] == 0:  # every sequence is empty
         return x.new_zeros(x.shape[:1] + x.shape[2:])
     feature_dims = [1] * (x.dim() - 2)
-    mask = (torch.arange(x.shape[1], device=x.device) < lengths[:, None]).view(*x.shape[:2], *feature_dims)
+    mask = (torch.arange(x.shape[1], device=x.device) < lengths[:, None]).view(
+        *x.shape[:2], *feature_dims
+    )
     if mode == "mean":
         total = x.masked_fill(~mask, 0).sum(dim=1)
         return total / lengths.clamp_min(1).to(total.dtype).view(-1, *feature_dims)

@@ -1,0 +1,125 @@
+"""The code that loops over time: three ways to run cells over a padded batch.
+
+Every runner takes time-major input ``x`` ``(T, B, I)`` whose rows are sorted by decreasing
+length, ``lengths`` ``(B,)`` (CPU int64, all >= 1) or None when every row is full length, and
+initial states; it returns outputs ``(T, B, H)`` that are zero at padded steps and final states
+taken at each row's last real step.
+
+* ``loop``: any cell, step by step. The input projection runs once for all steps; the loop
+  then shrinks the batch as rows end (the rows are sorted), exactly like a packed sequence, so a
+  step never computes - and batch statistics never see - a padded row.
+* ``scan``: :class:`~rnnkit.cells.ScanCell` cells, all steps at once.
+* ``fused``: torch.nn's own kernels (cuDNN on GPU, ATen/oneDNN on CPU) on packed sequences,
+  for the cells that declare the ``fused_mode`` they compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import _VF, Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.cells.base import Cell, FusedMode, ScanCell, State
+
+States = tuple[Tensor, ...]
+
+_KERNELS = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
+
+
+def as_tuple(state: State) -> States:
+    return state if isinstance(state, tuple) else (state,)
+
+
+def from_tuple(states: Sequence[Tensor]) -> State:
+    return tuple(states) if len(states) > 1 else states[0]
+
+
+def batch_sizes_of(lengths: Tensor, T: int) -> list[int]:
+    """Rows still running at each step, for rows sorted by decreasing length."""
+    return torch.searchsorted(-lengths, -torch.arange(T), right=False).tolist()
+
+
+def run_loop(cell: Cell, x: Tensor, lengths: Tensor | None, state: States) -> tuple[Tensor, States]:
+    """Step ``cell`` over time, hoisting the input projection out of the loop."""
+    T, B = x.shape[:2]
+    gx = cell.project(x).unbind(0)  # T x (B, G); unbind's backward is one stack
+    sizes = [B] * T if lengths is None else batch_sizes_of(lengths, T)
+    outputs: list[Tensor] = []
+    ended: list[States] = []  # final states of rows that stopped, in order
+    n_prev = B
+    for t, n in enumerate(sizes):
+        if n == 0:
+            break
+        if n < n_prev:  # rows n..n_prev-1 ended at step t-1
+            ended.append(tuple(s[n:n_prev] for s in state))
+            state = tuple(s[:n] for s in state)
+        state = as_tuple(cell.step(gx[t][:n], from_tuple(state)))
+        outputs.append(state[0])
+        n_prev = n
+    ended.append(state)
+    final = tuple(torch.cat([part[k] for part in reversed(ended)]) for k in range(len(state)))
+    if lengths is None:
+        return torch.stack(outputs), final
+    packed = PackedSequence(torch.cat(outputs), torch.tensor(sizes[: len(outputs)]))
+    return pad_packed_sequence(packed, total_length=T)[0], final
+
+
+def run_scan(cell: Cell, x: Tensor, lengths: Tensor | None, state: States) -> tuple[Tensor, States]:
+    """All steps of a :class:`~rnnkit.cells.ScanCell` at once (padded steps are cut after)."""
+    assert isinstance(cell, ScanCell)
+    (h0,) = state
+    out = cell.scan(cell.project(x), h0)  # (T, B, H)
+    if lengths is None:
+        return out, (out[-1],)
+    lengths = lengths.to(out.device)
+    last = out.gather(0, (lengths - 1).view(1, -1, 1).expand(1, -1, out.shape[-1]))[0]
+    mask = torch.arange(out.shape[0], device=out.device)[:, None] < lengths  # (T, B)
+    return out * mask[..., None], (last,)
+
+
+def run_fused(
+    mode: FusedMode,
+    weights: list[Tensor],
+    x: Tensor,
+    lengths: Tensor | None,
+    state: States,
+    *,
+    has_bias: bool,
+    num_layers: int,
+    bidirectional: bool,
+    dropout: float,
+    training: bool,
+) -> tuple[Tensor, States]:
+    """torch.nn's kernel for a whole stack; states are ``(num_layers * directions, B, H)``."""
+    kernel = _KERNELS[mode]
+    hx = list(state) if mode == "LSTM" else state[0]
+    flags = (has_bias, num_layers, dropout, training, bidirectional)
+    if lengths is None:
+        out, *final = kernel(x, hx, weights, *flags, False)
+        return out, tuple(final)
+    packed = pack_padded_sequence(x, lengths, enforce_sorted=True)
+    data, *final = kernel(packed.data, packed.batch_sizes, hx, weights, *flags)
+    out = pad_packed_sequence(PackedSequence(data, packed.batch_sizes), total_length=x.shape[0])[0]
+    return out, tuple(final)
+
+
+def run_fused_cell(
+    cell: Cell, x: Tensor, lengths: Tensor | None, state: States
+) -> tuple[Tensor, States]:
+    """One direction of one layer through torch.nn's kernel (the deterministic-mode path)."""
+    assert cell.fused_mode is not None
+    out, final = run_fused(
+        cell.fused_mode,
+        cell.flat_weights(),  # type: ignore[attr-defined]
+        x,
+        lengths,
+        tuple(s[None] for s in state),
+        has_bias=cell.has_bias,  # type: ignore[attr-defined]
+        num_layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        training=False,
+    )
+    return out, tuple(s[0] for s in final)
