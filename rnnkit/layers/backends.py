@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import _VF, Tensor
+from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.cells.base import Cell, FusedMode, ScanCell, State
@@ -92,17 +93,54 @@ def run_fused(
     dropout: float,
     training: bool,
 ) -> tuple[Tensor, States]:
-    """torch.nn's kernel for a whole stack; states are ``(num_layers * directions, B, H)``."""
+    """torch.nn's kernel for a whole stack; states are ``(num_layers * directions, B, H)``.
+
+    Ragged batches are packed on GPUs, where cuDNN runs packed sequences well. On the CPU,
+    PyTorch's packed path steps one time step at a time without hoisting the input projection
+    (several times slower than a padded batch), so unidirectional stacks run instead as a few
+    padded segments, one per distinct length: rows are sorted, so each segment runs the rows
+    still going, with the states carried over - exact, and only real steps are computed.
+    """
     kernel = _KERNELS[mode]
-    hx = list(state) if mode == "LSTM" else state[0]
     flags = (has_bias, num_layers, dropout, training, bidirectional)
-    if lengths is None:
-        out, *final = kernel(x, hx, weights, *flags, False)
+
+    def call(inp: Tensor, hx: States, *packing: Tensor) -> tuple[Tensor, States]:
+        out, *final = kernel(
+            inp,
+            *packing,
+            list(hx) if mode == "LSTM" else hx[0],
+            weights,
+            *flags,
+            *(() if packing else (False,)),
+        )
         return out, tuple(final)
-    packed = pack_padded_sequence(x, lengths, enforce_sorted=True)
-    data, *final = kernel(packed.data, packed.batch_sizes, hx, weights, *flags)
-    out = pad_packed_sequence(PackedSequence(data, packed.batch_sizes), total_length=x.shape[0])[0]
-    return out, tuple(final)
+
+    if lengths is None:
+        return call(x, state)
+    if x.device.type != "cpu" or bidirectional:
+        packed = pack_padded_sequence(x, lengths, enforce_sorted=True)
+        data, final = call(packed.data, state, packed.batch_sizes)
+        return pad_packed_sequence(
+            PackedSequence(data, packed.batch_sizes), total_length=x.shape[0]
+        )[0], final
+    T, B = x.shape[:2]
+    outputs: list[Tensor] = []
+    ended: list[States] = []
+    start, n_prev = 0, B
+    for end in torch.unique(lengths).tolist():  # ascending distinct lengths
+        n = int((lengths >= end).sum())  # rows running in [start, end)
+        if n < n_prev:
+            ended.append(tuple(s[:, n:n_prev] for s in state))
+            state = tuple(s[:, :n] for s in state)
+        out, state = call(x[start:end, :n], state)
+        outputs.append(F.pad(out, (0, 0, 0, B - n)))
+        start, n_prev = end, n
+    ended.append(state)
+    final = tuple(
+        torch.cat([part[k] for part in reversed(ended)], dim=1) for k in range(len(state))
+    )
+    out = torch.cat(outputs)
+    return F.pad(out, (0, 0, 0, 0, 0, T - out.shape[0])), final
 
 
 def run_fused_cell(

@@ -148,7 +148,10 @@ class Recurrent(nn.Module):
         return out[:, inverse], tuple(f[:, inverse] for f in final)
 
     def _run(self, x: Tensor, lengths: Tensor | None, hx: States) -> tuple[Tensor, States]:
-        if self.backend == "fused" and not self.deterministic:
+        # One kernel call for the whole stack, except where the stack must be split: in
+        # deterministic mode, and for ragged bidirectional batches on the CPU (see run_fused).
+        whole_stack = lengths is None or x.device.type != "cpu" or not self.bidirectional
+        if self.backend == "fused" and not self.deterministic and whole_stack:
             cells = list(self.cells.values())
             return backends.run_fused(
                 self.cells["l0"].fused_mode,  # type: ignore[arg-type]
