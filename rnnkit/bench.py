@@ -1,0 +1,215 @@
+"""Throughput of every cell and backend against torch.nn's own layer, measured in the same run.
+
+Protocol (docs/benchmarks.md): for each configuration the candidate and its torch.nn reference
+run alternately on the same batch; after warm-up the median of ``repeats`` timings is kept.
+Training is forward + backward of ``out.sum()`` (plus the final states); inference is a
+forward pass under ``torch.no_grad()`` in eval mode. Tokens/s count real (non-padded) tokens,
+and with random lengths the reference gets packed input, as a careful torch.nn user would.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from rnnkit.cells import available_cells
+from rnnkit.layers import Recurrent
+
+Mode = Literal["train", "infer"]
+LengthKind = Literal["full", "random"]
+
+REFERENCES: dict[str, type[nn.RNNBase]] = {
+    "rnn_tanh": nn.RNN,
+    "rnn_relu": nn.RNN,
+    "batchnorm_rnn": nn.RNN,
+    "lstm": nn.LSTM,
+    "layernorm_lstm": nn.LSTM,
+    "gru": nn.GRU,
+    "layernorm_gru": nn.GRU,
+    "mingru": nn.GRU,
+    "minlstm": nn.GRU,
+}
+"""The torch.nn layer each cell is compared with (its closest relative)."""
+
+
+@dataclass
+class BenchConfig:
+    """What to measure. Defaults are the protocol's grid."""
+
+    cells: list[str] = field(default_factory=available_cells)
+    """Cells to measure (registry names)."""
+    backends: list[str] = field(default_factory=lambda: ["auto", "loop"])
+    """Backends to measure per cell; ones a cell cannot run are skipped."""
+    batch_size: int = 64
+    """Sequences per batch (B)."""
+    seq_len: int = 100
+    """Padded length (T)."""
+    scan_seq_len: int = 1000
+    """Extra padded length measured for the scan backend (long sequences are its point)."""
+    input_size: int = 128
+    """Features per input step (I)."""
+    hidden_sizes: list[int] = field(default_factory=lambda: [128, 256, 512])
+    """Hidden sizes (H)."""
+    num_layers: list[int] = field(default_factory=lambda: [1, 2])
+    """Layer counts."""
+    bidirectional: list[bool] = field(default_factory=lambda: [False, True])
+    """Directions: uni and/or bi."""
+    lengths: list[LengthKind] = field(default_factory=lambda: ["full", "random"])
+    """Full-length batches, and/or random lengths uniform in [T/4, T]."""
+    modes: list[Mode] = field(default_factory=lambda: ["train", "infer"])
+    """Training (forward + backward) and/or inference."""
+    repeats: int = 5
+    """Timed repeats per configuration (the median is reported)."""
+    warmup: int = 2
+    """Untimed runs before timing."""
+    seed: int = 0
+    """Seed for inputs and lengths."""
+
+
+@dataclass
+class Row:
+    """One measured configuration."""
+
+    cell: str
+    backend: str
+    hidden_size: int
+    num_layers: int
+    bidirectional: bool
+    lengths: str
+    seq_len: int
+    mode: str
+    tokens_per_s: float
+    reference: str
+    reference_tokens_per_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.tokens_per_s / self.reference_tokens_per_s
+
+
+def _median_time(fn: Callable[[], None], ref: Callable[[], None], repeats: int, warmup: int):
+    for _ in range(warmup):
+        fn()
+        ref()
+    mine, theirs = [], []
+    for _ in range(repeats):  # alternate, so drift in machine speed hits both alike
+        for f, out in ((fn, mine), (ref, theirs)):
+            start = time.perf_counter()
+            f()
+            out.append(time.perf_counter() - start)
+    return statistics.median(mine), statistics.median(theirs)
+
+
+def _workload(module: nn.Module, call: Callable[[], tuple], mode: Mode) -> Callable[[], None]:
+    def train() -> None:
+        module.zero_grad(set_to_none=True)
+        out, state = call()
+        loss = out.sum() + sum(s.sum() for s in (state if isinstance(state, tuple) else (state,)))
+        loss.backward()
+
+    def infer() -> None:
+        with torch.no_grad():
+            call()
+
+    module.train(mode == "train")
+    return train if mode == "train" else infer
+
+
+def _torch_nn_call(ref: nn.RNNBase, x: Tensor, lengths: Tensor | None) -> Callable[[], tuple]:
+    if lengths is None:
+        return lambda: ref(x)
+
+    def packed() -> tuple:
+        out, state = ref(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        return out.data, state
+
+    return packed
+
+
+def configurations(
+    config: BenchConfig,
+) -> Iterator[tuple[str, str, int, int, bool, str, int, Mode]]:
+    for cell in config.cells:
+        for backend in config.backends:
+            try:
+                resolved = Recurrent(cell, 2, 2, backend=backend).backend  # type: ignore[arg-type]
+            except ValueError:
+                continue
+            if backend == "loop" and resolved == "loop" and "auto" in config.backends:
+                auto = Recurrent(cell, 2, 2).backend
+                if auto == "loop":
+                    continue  # "auto" already is the loop for this cell
+            lens = [config.seq_len] + ([config.scan_seq_len] if resolved == "scan" else [])
+            for T in lens:
+                for H in config.hidden_sizes:
+                    for L in config.num_layers:
+                        for bi in config.bidirectional:
+                            for kind in config.lengths:
+                                for mode in config.modes:
+                                    yield cell, backend, H, L, bi, kind, T, mode
+
+
+def measure(config: BenchConfig, progress: Callable[[Row], None] | None = None) -> list[Row]:
+    """Run every configuration of ``config``; call ``progress`` after each row."""
+    rows = []
+    for cell, backend, H, L, bi, kind, T, mode in configurations(config):
+        g = torch.Generator().manual_seed(config.seed)
+        B, I = config.batch_size, config.input_size
+        x = torch.randn(B, T, I, generator=g)
+        lengths = None
+        if kind == "random":
+            lengths = torch.randint(max(1, T // 4), T + 1, (B,), generator=g)
+        tokens = B * T if lengths is None else int(lengths.sum())
+        torch.manual_seed(config.seed)
+        layer = Recurrent(cell, I, H, L, bi, backend=backend)  # type: ignore[arg-type]
+        ref_cls = REFERENCES.get(cell, nn.LSTM if layer.num_states == 2 else nn.GRU)
+        ref = ref_cls(I, H, L, bidirectional=bi, batch_first=True)
+        mine = _workload(layer, lambda layer=layer, x=x, lengths=lengths: layer(x, lengths), mode)
+        theirs = _workload(ref, _torch_nn_call(ref, x, lengths), mode)
+        t_mine, t_ref = _median_time(mine, theirs, config.repeats, config.warmup)
+        row = Row(
+            cell,
+            layer.backend,
+            H,
+            L,
+            bi,
+            kind,
+            T,
+            mode,
+            tokens / t_mine,
+            ref_cls.__name__,
+            tokens / t_ref,
+        )
+        rows.append(row)
+        if progress:
+            progress(row)
+    return rows
+
+
+def format_table(rows: list[Row]) -> str:
+    """A Markdown table: one row per configuration, ratio = rnnkit / torch.nn tokens/s."""
+    head = (
+        "| cell | backend | H | layers | dir | lengths | T | mode | rnnkit tok/s | reference | "
+        "torch.nn tok/s | ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"| {r.cell} | {r.backend} | {r.hidden_size} | {r.num_layers} | "
+            f"{'bi' if r.bidirectional else 'uni'} | {r.lengths} | {r.seq_len} | {r.mode} | "
+            f"{r.tokens_per_s:,.0f} | {r.reference} | {r.reference_tokens_per_s:,.0f} | "
+            f"{r.ratio:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def header() -> str:
+    """Where the figures come from: versions and threads."""
+    return f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu, float32"
