@@ -1,0 +1,95 @@
+"""rnnkit.data: from files to batches.
+
+* tokenizers and vocabularies: :mod:`~rnnkit.data.tokenizers`, :class:`Vocab`, :class:`LabelMap`,
+  pretrained vectors (:func:`load_vectors`);
+* datasets, one module each, returning plain Python data, splits as a ``dict`` from split name
+  (``"train"``, ``"valid"``, ``"test"``) to a list of examples or a token stream: AG News, IMDB,
+  Penn Treebank, WikiText-2, any text corpus (Tiny Shakespeare, Jay Chou lyrics), human numbers,
+  CoNLL column files, parallel text (Multi30k), time-series CSVs (ETT), and any CSV/TSV/JSONL
+  table;
+* batches: encoding to ids (:mod:`~rnnkit.data.encoding`), padding collate and length bucketing
+  (:mod:`~rnnkit.data.batching`), language-model streams (:class:`LMStream`), forecasting
+  windows (:class:`WindowDataset`, :class:`Normalizer`).
+
+Files are found in ``data_dir``, else ``$RNNKIT_DATA``, else the cache, and downloaded with a
+checksum when missing (:mod:`~rnnkit.data.download`).
+"""
+
+from rnnkit.data.ag_news import ag_news, read_ag_news_csv
+from rnnkit.data.batching import IGNORE_INDEX, BucketBatchSampler, collate, padding_fraction
+from rnnkit.data.conll import conll2003, read_conll, read_conll_columns
+from rnnkit.data.download import DownloadError, Remote, download, file_digest, resolve_data_dir
+from rnnkit.data.encoding import (
+    SequenceDataset,
+    encode_classification,
+    encode_pairs,
+    encode_tagging,
+)
+from rnnkit.data.files import DataError
+from rnnkit.data.human_numbers import human_numbers, number_to_words
+from rnnkit.data.imdb import imdb
+from rnnkit.data.labels import LabelMap
+from rnnkit.data.lm_stream import LMStream
+from rnnkit.data.parallel import multi30k, read_parallel, read_parallel_tsv
+from rnnkit.data.ptb import ptb, read_token_stream, wikitext2
+from rnnkit.data.table import table
+from rnnkit.data.text_corpus import jay_chou_lyrics, split_stream, text_corpus, tiny_shakespeare
+from rnnkit.data.time_series import TimeSeries, chronological_split, ett, ett_split, time_series_csv
+from rnnkit.data.tokenizers import TOKENIZERS, Tokenizer, chars, get_tokenizer, whitespace, words
+from rnnkit.data.vectors import PretrainedVectors, load_vectors
+from rnnkit.data.vocab import Vocab
+from rnnkit.data.windows import Normalizer, WindowDataset
+
+__all__ = [
+    "IGNORE_INDEX",
+    "TOKENIZERS",
+    "BucketBatchSampler",
+    "DataError",
+    "DownloadError",
+    "LMStream",
+    "LabelMap",
+    "Normalizer",
+    "PretrainedVectors",
+    "Remote",
+    "SequenceDataset",
+    "TimeSeries",
+    "Tokenizer",
+    "Vocab",
+    "WindowDataset",
+    "ag_news",
+    "chars",
+    "chronological_split",
+    "collate",
+    "conll2003",
+    "download",
+    "encode_classification",
+    "encode_pairs",
+    "encode_tagging",
+    "ett",
+    "ett_split",
+    "file_digest",
+    "get_tokenizer",
+    "human_numbers",
+    "imdb",
+    "jay_chou_lyrics",
+    "load_vectors",
+    "multi30k",
+    "number_to_words",
+    "padding_fraction",
+    "ptb",
+    "read_ag_news_csv",
+    "read_conll",
+    "read_conll_columns",
+    "read_parallel",
+    "read_parallel_tsv",
+    "read_token_stream",
+    "resolve_data_dir",
+    "split_stream",
+    "table",
+    "text_corpus",
+    "time_series_csv",
+    "tiny_shakespeare",
+    "whitespace",
+    "wikitext2",
+    "words",
+]

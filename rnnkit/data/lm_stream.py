@@ -1,0 +1,205 @@
+"""Language-model batches from one long stream of token ids, consecutive or random.
+
+``x`` is ``(B, T)`` token ids and ``y`` the same positions shifted one step ahead in the corpus.
+
+Consecutive sampling (``carries_state`` is True): the corpus is cut into ``B`` contiguous rows
+(as ``batchify`` in pytorch/examples' word_language_model, with Dive into Deep Learning's
+layout, where row ``b`` of ``y`` is row ``b`` of ``x`` one token later), and windows advance
+along time, so row ``b`` of batch ``i + 1`` continues row ``b`` of batch ``i``::
+
+    corpus  t0 t1 t2 t3 t4 t5 t6 t7 t8 t9 t10 t11 t12 ...      B = 2, T = 3
+    row 0   t0 t1 t2 | t3 t4 t5 | ...                           batch 0 | batch 1
+    row 1   t6 t7 t8 | t9 t10 t11 | ...
+
+Carry the hidden state from batch to batch and detach it (truncated BPTT). The last window is
+shorter when the rows do not divide evenly (``drop_last=True`` drops it). ``random_offset``
+starts the rows at a random offset in ``[0, T)`` each epoch (d2l), so windows do not always cut
+the corpus at the same places; leave it off for evaluation, which then covers every token but
+the last ``(N - 1) % B``.
+
+Random sampling (``carries_state`` is False): the corpus, from a random offset in ``[0, T)``,
+is cut into windows of ``T``, shuffled, and grouped ``B`` at a time (d2l's
+``seq_data_iter_random``); windows in a batch are unrelated, so reset the state every batch.
+
+Variable BPTT (AWD-LSTM, Merity et al. 2018; consecutive only): each window's length is drawn
+as ``max(5, int(N(bptt, 5)))`` with ``bptt = T`` with probability 0.95 and ``T / 2`` otherwise.
+A batch's window length is ``batch["x"].shape[1]``; scale the learning rate by
+``batch["x"].shape[1] / stream.seq_len`` as AWD-LSTM does.
+
+Every epoch's batches are a function of ``(seed, epoch)``, and iteration resumes where it
+stopped: save ``state_dict()`` with a checkpoint, ``load_state_dict()`` it into a new stream over
+the same ids, and the next batch is the one that would have come next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+Sampling = Literal["consecutive", "random"]
+_CONFIG = (
+    "sampling",
+    "batch_size",
+    "seq_len",
+    "variable_bptt",
+    "random_offset",
+    "drop_last",
+    "num_tokens",
+)
+
+
+class LMStream:
+    """Batches ``{"x": (B, T), "y": (B, T)}`` of a token-id corpus for language modelling.
+
+    Args:
+        ids: the corpus as token ids, ``(N,)``.
+        batch_size: ``B``, rows per batch.
+        seq_len: ``T``, steps per window (the mean, with variable BPTT).
+        sampling: ``"consecutive"`` (state carries over) or ``"random"`` (independent windows).
+        seed: seed of the random offsets, window order and window lengths.
+        variable_bptt: draw window lengths as AWD-LSTM (consecutive sampling only).
+        random_offset: start consecutive rows at a random offset each epoch (random sampling
+            always uses one).
+        drop_last: drop a last window shorter than ``seq_len`` (consecutive without variable
+            BPTT) or a last batch smaller than ``batch_size`` (random).
+    """
+
+    def __init__(
+        self,
+        ids: Tensor | Sequence[int] | np.ndarray,
+        batch_size: int,
+        seq_len: int,
+        sampling: Sampling = "consecutive",
+        seed: int = 0,
+        variable_bptt: bool = False,
+        random_offset: bool = False,
+        drop_last: bool = False,
+    ) -> None:
+        self.ids = torch.as_tensor(ids, dtype=torch.int64).detach().cpu()
+        if self.ids.dim() != 1:
+            raise ValueError(
+                f"ids must be 1-D (one token stream), got shape {tuple(self.ids.shape)}"
+            )
+        if sampling not in ("consecutive", "random"):
+            raise ValueError(f"sampling must be 'consecutive' or 'random', got {sampling!r}")
+        if batch_size < 1 or seq_len < 1:
+            raise ValueError(
+                f"batch_size and seq_len must be at least 1, got {batch_size} and {seq_len}"
+            )
+        if variable_bptt and sampling != "consecutive":
+            raise ValueError(
+                "variable_bptt needs sampling='consecutive' (windows of random sampling are fixed)"
+            )
+        self.sampling, self.batch_size, self.seq_len = sampling, batch_size, seq_len
+        self.seed, self.variable_bptt = seed, variable_bptt
+        self.random_offset, self.drop_last = random_offset, drop_last
+        self.num_tokens = len(self.ids)
+        # the shortest corpus that gives one batch at any offset
+        max_offset = seq_len - 1 if sampling == "random" or random_offset else 0
+        if sampling == "consecutive":
+            need = max_offset + 1 + batch_size * (seq_len if drop_last and not variable_bptt else 1)
+        else:
+            need = max_offset + 1 + seq_len * (batch_size if drop_last else 1)
+        if self.num_tokens < need:
+            raise ValueError(
+                f"the corpus has {self.num_tokens} tokens; batch_size={batch_size} and "
+                f"seq_len={seq_len} with {sampling} sampling need at least {need}"
+            )
+        self.epoch = 0
+        self.position = 0
+        self._plan_cache: tuple[int, list[tuple[np.ndarray, int]]] | None = None
+
+    @property
+    def carries_state(self) -> bool:
+        """Whether batch ``i + 1`` continues batch ``i`` (carry and detach the hidden state)."""
+        return self.sampling == "consecutive"
+
+    # ------------------------------------------------------------------ the plan of an epoch
+
+    def _window_lengths(self, rng: np.random.Generator, rows: int) -> list[tuple[int, int]]:
+        """(start, length) of the windows along consecutive rows of ``rows`` steps."""
+        windows, start = [], 0
+        while start < rows:
+            if self.variable_bptt:
+                bptt = self.seq_len if rng.random() < 0.95 else self.seq_len / 2
+                length = max(min(5, self.seq_len), int(rng.normal(bptt, 5)))
+            else:
+                length = self.seq_len
+            length = min(length, rows - start)
+            if self.drop_last and length < self.seq_len and not self.variable_bptt:
+                break
+            windows.append((start, length))
+            start += length
+        return windows
+
+    def _plan(self) -> list[tuple[np.ndarray, int]]:
+        """The current epoch's batches as ``(starts, length)`` pairs.
+
+        Row ``b`` of ``x`` is ``ids[starts[b] : starts[b] + length]``; ``y`` is one step later.
+        """
+        if self._plan_cache is not None and self._plan_cache[0] == self.epoch:
+            return self._plan_cache[1]
+        rng = np.random.default_rng([self.seed, self.epoch])
+        B, T, N = self.batch_size, self.seq_len, self.num_tokens
+        if self.sampling == "consecutive":
+            offset = int(rng.integers(0, T)) if self.random_offset else 0
+            rows = (N - offset - 1) // B  # steps per row; row b starts at offset + b * rows
+            row_starts = offset + rows * np.arange(B)
+            plan = [
+                (row_starts + start, length) for start, length in self._window_lengths(rng, rows)
+            ]
+        else:
+            offset = int(rng.integers(0, T))
+            starts = offset + T * rng.permutation((N - offset - 1) // T)
+            plan = [(starts[i : i + B], T) for i in range(0, len(starts), B)]
+            if self.drop_last and len(plan[-1][0]) < B:
+                plan.pop()
+        self._plan_cache = (self.epoch, plan)
+        return plan
+
+    def __len__(self) -> int:
+        """Number of batches in the current epoch."""
+        return len(self._plan())
+
+    def _batch(self, starts: np.ndarray, length: int) -> dict[str, Tensor]:
+        index = torch.from_numpy(starts)[:, None] + torch.arange(length)  # (B, T)
+        return {"x": self.ids[index], "y": self.ids[index + 1]}
+
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
+        """Yield the rest of the current epoch, then advance to the next epoch."""
+        plan = self._plan()
+        while self.position < len(plan):
+            self.position += 1
+            yield self._batch(*plan[self.position - 1])
+        self.epoch += 1
+        self.position = 0
+
+    # ------------------------------------------------------------------ resume
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start the given epoch from its first batch."""
+        self.epoch, self.position = epoch, 0
+
+    def state_dict(self) -> dict:
+        """Position and settings: ``{"seed", "epoch", "position", ...}`` (JSON-able)."""
+        state = {k: getattr(self, k) for k in _CONFIG}
+        return {**state, "seed": self.seed, "epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume from :meth:`state_dict`; refuses a state saved with other settings or data."""
+        for key in _CONFIG:
+            if key in state and state[key] != getattr(self, key):
+                raise ValueError(
+                    f"the saved stream has {key}={state[key]!r} but this one has "
+                    f"{getattr(self, key)!r}; a stream resumes only over the same corpus with "
+                    "the same settings"
+                )
+        self.seed, self.epoch, self.position = (
+            int(state["seed"]),
+            int(state["epoch"]),
+            int(state["position"]),
+        )

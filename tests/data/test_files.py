@@ -1,0 +1,88 @@
+"""rnnkit.data.files: compressed files, UTF-8 errors with positions, line splitting, split names."""
+
+import zipfile
+
+import pytest
+
+from rnnkit.data.files import (
+    DataError,
+    iter_lines,
+    read_lines,
+    read_text,
+    select_splits,
+    split_lines,
+)
+
+
+def test_reads_plain_gzip_and_zip_alike(make_file, tmp_path):
+    text = "first line\nsecond 行\n"
+    plain = make_file("a.txt", text)
+    gz = make_file("b.txt.gz", text, compress=True)
+    oddly_named = make_file("c.txt", text, compress=True)  # gzip recognised by content
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as z:
+        z.writestr("inner.txt", text)
+    for path in (plain, gz, oddly_named, tmp_path / "d.zip"):
+        assert read_text(path) == text
+
+
+def test_zip_with_several_files_is_refused(tmp_path):
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as z:
+        z.writestr("a.txt", "a")
+        z.writestr("b.txt", "b")
+    with pytest.raises(DataError, match=r"two\.zip.*one file.*a\.txt, b\.txt"):
+        read_text(tmp_path / "two.zip")
+
+
+def test_byte_order_mark_is_dropped(make_file):
+    assert read_text(make_file("bom.txt", b"\xef\xbb\xbfhello")) == "hello"
+
+
+def test_non_utf8_names_file_line_and_column(make_file):
+    path = make_file("latin.txt", b"ok\ncaf\xe9 au lait\n")
+    with pytest.raises(
+        DataError, match=r"latin\.txt, line 2, byte column 4: .*not valid UTF-8.*errors='replace'"
+    ):
+        read_text(path)
+    assert read_text(path, errors="replace") == "ok\ncaf\ufffd au lait\n"
+    with pytest.raises(DataError, match="line 2"):
+        list(iter_lines(path))
+    assert [line for _, line in iter_lines(path, errors="replace")][1] == "caf\ufffd au lait"
+
+
+def test_unknown_errors_mode_and_missing_file(make_file, tmp_path):
+    with pytest.raises(ValueError, match="'strict' or 'replace'"):
+        read_text(make_file("x.txt", "x"), errors="ignore")
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        read_text(tmp_path / "nope.txt")
+
+
+@pytest.mark.parametrize(
+    "text, lines",
+    [
+        ("a\nb\n", ["a", "b"]),
+        ("a\nb", ["a", "b"]),
+        ("a\r\nb\rc\n", ["a", "b", "c"]),
+        (" a \n \n b \n ", [" a ", " ", " b "]),  # blank lines kept, whitespace tail dropped
+        ("\n\n", ["", ""]),
+        ("", []),
+    ],
+)
+def test_split_lines(text, lines):
+    assert split_lines(text) == lines
+
+
+def test_read_lines_and_iter_lines_agree(make_file):
+    path = make_file("lines.txt.gz", "x y\n\nz\n", compress=True)
+    assert read_lines(path) == ["x y", "", "z"]
+    assert list(iter_lines(path)) == [(1, "x y"), (2, ""), (3, "z")]
+
+
+def test_select_splits():
+    available = ("train", "valid", "test")
+    assert select_splits(None, available, "X") == ["train", "valid", "test"]
+    assert select_splits("test", available, "X") == ["test"]
+    assert select_splits(["test", "train", "test"], available, "X") == ["train", "test"]
+    with pytest.raises(ValueError, match="X has no split 'dev'; its splits are train, valid, test"):
+        select_splits(["dev"], available, "X")
+    with pytest.raises(ValueError, match="no split requested"):
+        select_splits([], available, "X")
