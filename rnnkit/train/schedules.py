@@ -1,0 +1,115 @@
+"""Learning-rate schedules: warmup + cosine/linear decay, one-cycle, reduce-on-plateau.
+
+``build_scheduler`` maps ``TrainerConfig.scheduler`` (a Literal name) to a torch scheduler.
+Per-step schedules ("onecycle", "cosine", "linear") are stepped after every optimizer step;
+"plateau" is stepped at each epoch end with the monitored metric (see
+:func:`scheduler_interval`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import torch
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR, OneCycleLR, ReduceLROnPlateau
+
+from rnnkit.train.config import TrainerConfig
+
+Interval = Literal["step", "epoch"]
+
+
+def warmup_cosine(
+    optimizer: Optimizer, total_steps: int, warmup_steps: int = 0, min_lr_ratio: float = 0.0
+) -> LambdaLR:
+    """Linear warmup from 0 to the base LR, then cosine decay to ``min_lr_ratio * base LR``.
+
+    Args:
+        optimizer: the optimizer whose LRs are scheduled (their current LRs are the peaks).
+        total_steps: optimizer steps in the whole run.
+        warmup_steps: steps of linear warmup.
+        min_lr_ratio: final LR as a fraction of the peak.
+
+    Returns:
+        A LambdaLR stepped once per optimizer step.
+    """
+    return LambdaLR(optimizer, _warmup_decay(total_steps, warmup_steps, min_lr_ratio, "cosine"))
+
+
+def warmup_linear(
+    optimizer: Optimizer, total_steps: int, warmup_steps: int = 0, min_lr_ratio: float = 0.0
+) -> LambdaLR:
+    """Linear warmup, then linear decay to ``min_lr_ratio * base LR`` (same args as cosine)."""
+    return LambdaLR(optimizer, _warmup_decay(total_steps, warmup_steps, min_lr_ratio, "linear"))
+
+
+def _warmup_decay(total: int, warmup: int, floor: float, shape: str) -> Any:
+    if total < 1:
+        raise ValueError(f"a schedule needs at least one step, got total_steps={total}")
+    if not 0 <= warmup <= total:
+        raise ValueError(f"warmup_steps must be in [0, {total}], got {warmup}")
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        decay = 0.5 * (1 + math.cos(math.pi * progress)) if shape == "cosine" else 1 - progress
+        return floor + (1 - floor) * decay
+
+    return factor
+
+
+def build_scheduler(
+    config: TrainerConfig, optimizer: Optimizer, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler | ReduceLROnPlateau | None:
+    """The scheduler named by ``config.scheduler``.
+
+    Args:
+        config: the trainer config (``scheduler``, ``epochs``, ``lr``, warmup and plateau fields).
+        optimizer: the optimizer to schedule.
+        steps_per_epoch: optimizer steps per epoch (``len(train_data)``, or
+            ``max_steps_per_epoch`` when that is smaller).
+
+    Returns:
+        The scheduler, or None for ``"none"``.
+    """
+    if config.max_steps_per_epoch is not None:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    total = config.epochs * steps_per_epoch
+    if config.scheduler == "none":
+        return None
+    if config.scheduler == "plateau":
+        return ReduceLROnPlateau(
+            optimizer,
+            mode=config.monitor_mode,
+            factor=config.plateau_factor,
+            patience=config.plateau_patience,
+        )
+    if total < 1:
+        raise ValueError(
+            f"scheduler {config.scheduler!r} needs steps_per_epoch >= 1, got {steps_per_epoch}"
+        )
+    if config.scheduler == "onecycle":
+        pct_start = config.warmup_fraction if config.warmup_fraction else 0.3
+        defaults = optimizer.defaults
+        cycle_momentum = "betas" in defaults or defaults.get("momentum", 0) > 0
+        return OneCycleLR(
+            optimizer,
+            max_lr=config.lr,
+            total_steps=total,
+            pct_start=pct_start,
+            cycle_momentum=cycle_momentum,
+        )
+    warmup = config.warmup_steps or round((config.warmup_fraction or 0.0) * total)
+    make = warmup_cosine if config.scheduler == "cosine" else warmup_linear
+    return make(optimizer, total, min(warmup, total), config.min_lr_ratio)
+
+
+def scheduler_interval(scheduler: Any) -> Interval:
+    """When a scheduler steps: "epoch" for ReduceLROnPlateau (it needs a metric), else "step".
+
+    Args:
+        scheduler: a torch LR scheduler, or None.
+    """
+    return "epoch" if isinstance(scheduler, ReduceLROnPlateau) else "step"

@@ -1,0 +1,98 @@
+"""Run directories: JSON config and vocabularies, repeatable metrics.jsonl, weights, plots."""
+
+import json
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from rnnkit.train import Accuracy, ResumableLoader, RunDir, Trainer, TrainerConfig
+
+from .tiny import TinyClassifier, classification_dataset, classify
+
+
+def test_config_round_trip_from_a_dataclass(tmp_path):
+    @dataclass
+    class TaskConfig:
+        hidden_size: int = 16
+        trainer: TrainerConfig = None
+
+    run = RunDir(tmp_path / "run").create()
+    run.save_config(TaskConfig(trainer=TrainerConfig(epochs=2)))
+    loaded = run.load_config()
+    assert loaded["hidden_size"] == 16
+    assert TrainerConfig.from_dict(loaded["trainer"]) == TrainerConfig(epochs=2)
+    assert json.loads(run.config_path.read_text()) == loaded
+
+
+def test_missing_and_invalid_config_errors_say_where(tmp_path):
+    run = RunDir(tmp_path)
+    with pytest.raises(
+        FileNotFoundError, match="config.json: run configuration not found; is .* a run directory"
+    ):
+        run.load_config()
+    run.config_path.write_text('{\n  "a": 1,\n  oops\n}')
+    with pytest.raises(ValueError, match=r"config.json, line 3, column 3: invalid JSON"):
+        run.load_config()
+
+
+def test_vocabularies(tmp_path):
+    run = RunDir(tmp_path)
+    run.save_vocab(["<pad>", "<unk>", "héllo"])
+    run.save_vocab({"NEG": 0, "POS": 1}, name="labels")
+    assert run.load_vocab() == ["<pad>", "<unk>", "héllo"]
+    assert run.load_vocab("labels") == {"NEG": 0, "POS": 1}
+    assert sorted(p.name for p in tmp_path.glob("vocab*.json")) == [
+        "vocab.json",
+        "vocab_labels.json",
+    ]
+    with pytest.raises(ValueError, match="vocabulary name"):
+        run.vocab_path("../evil")
+
+
+def _run(run_dir, seed=0):
+    torch.manual_seed(seed)
+    model = TinyClassifier(dropout=0.2)
+    trainer = Trainer(
+        model,
+        torch.optim.Adam(model.parameters(), lr=1e-2),
+        classify,
+        [Accuracy()],
+        device="cpu",
+        seed=seed,
+        run_dir=run_dir,
+        progress=False,
+    )
+    train = ResumableLoader(classification_dataset(48), 8, shuffle=True, seed=seed)
+    trainer.fit(train, ResumableLoader(classification_dataset(16, seed=9), 8), epochs=3)
+    trainer.evaluate(ResumableLoader(classification_dataset(16, seed=8), 8), log_as="test")
+    return trainer
+
+
+def test_same_seed_gives_an_identical_metrics_jsonl(tmp_path):
+    first, second = _run(tmp_path / "a"), _run(tmp_path / "b")
+    text = (tmp_path / "a/metrics.jsonl").read_text()
+    assert text == (tmp_path / "b/metrics.jsonl").read_text()
+    records = [json.loads(line) for line in text.splitlines()]
+    assert [r.get("epoch") for r in records] == [1, 2, 3, None]
+    assert records[-1]["split"] == "test" and set(records[-1]) == {"split", "loss", "accuracy"}
+    assert "time_s" not in records[0] and "time_s" in first.history[0]  # clocks stay out
+    assert first.history[0]["time_s"] >= 0 and second.history[-1]["tokens_per_s"] > 0
+    assert text != (_run(tmp_path / "c", seed=1), (tmp_path / "c/metrics.jsonl").read_text())[1]
+
+
+def test_a_run_leaves_weights_checkpoints_and_curves(tmp_path):
+    trainer = _run(tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"model.safetensors", "metrics.jsonl", "checkpoint", "learning_curves.png"} <= names
+    assert {p.name for p in (tmp_path / "checkpoint").iterdir()} == {"last", "best"}
+    assert (tmp_path / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    model = RunDir(tmp_path).load_model(TinyClassifier())
+    for p, q in zip(model.parameters(), trainer.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_a_fresh_run_in_an_old_directory_starts_a_new_metrics_file(tmp_path):
+    _run(tmp_path)
+    _run(tmp_path)
+    assert len(RunDir(tmp_path).read_metrics()) == 4

@@ -1,0 +1,85 @@
+"""LR schedules by name, against hand-computed learning rates."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
+
+from rnnkit.train import TrainerConfig, build_scheduler, warmup_cosine, warmup_linear
+from rnnkit.train.schedules import scheduler_interval
+
+
+def _lrs(scheduler, optimizer, steps):
+    lrs = []
+    for _ in range(steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return lrs
+
+
+def _optimizer(lr=1.0):
+    return torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=lr, momentum=0.9)
+
+
+def test_warmup_cosine_by_hand():
+    opt = _optimizer()
+    lrs = _lrs(warmup_cosine(opt, total_steps=10, warmup_steps=2, min_lr_ratio=0.1), opt, 10)
+    assert lrs[:2] == pytest.approx([0.5, 1.0])
+    expected = [0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (s - 2) / 8)) for s in range(2, 10)]
+    assert lrs[2:] == pytest.approx(expected)
+
+
+def test_warmup_linear_by_hand():
+    opt = _optimizer()
+    lrs = _lrs(warmup_linear(opt, total_steps=6, warmup_steps=1), opt, 6)
+    assert lrs == pytest.approx([1.0, 1.0, 0.8, 0.6, 0.4, 0.2])
+
+
+@pytest.mark.parametrize("name", ["none", "plateau", "onecycle", "cosine", "linear"])
+def test_every_scheduler_name_builds(name):
+    opt = _optimizer(0.1)
+    scheduler = build_scheduler(
+        TrainerConfig(scheduler=name, epochs=2, lr=0.1), opt, steps_per_epoch=5
+    )
+    if name == "none":
+        assert scheduler is None and scheduler_interval(scheduler) == "step"
+        return
+    kind = {"plateau": ReduceLROnPlateau, "onecycle": OneCycleLR}.get(name)
+    if kind is not None:
+        assert isinstance(scheduler, kind)
+    assert scheduler_interval(scheduler) == ("epoch" if name == "plateau" else "step")
+    state = scheduler.state_dict()  # checkpoints need weights_only-loadable state
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    torch.load(buffer, weights_only=True)
+
+
+def test_onecycle_peaks_at_lr_after_the_warmup_fraction():
+    opt = _optimizer(0.1)
+    config = TrainerConfig(scheduler="onecycle", epochs=1, lr=0.1, warmup_fraction=0.5)
+    lrs = _lrs(build_scheduler(config, opt, steps_per_epoch=10), opt, 10)
+    assert max(lrs) == pytest.approx(0.1) and lrs.index(max(lrs)) == 4  # torch: step 0.5 * 10 - 1
+
+
+def test_warmup_fraction_and_dry_run_steps():
+    opt = _optimizer()
+    config = TrainerConfig(
+        scheduler="linear", epochs=2, warmup_fraction=0.25, max_steps_per_epoch=4
+    )
+    lrs = _lrs(build_scheduler(config, opt, steps_per_epoch=100), opt, 8)  # 8 steps in all
+    assert lrs[:3] == pytest.approx([0.5, 1.0, 1.0])
+
+
+def test_plateau_cuts_the_lr_when_the_metric_stalls():
+    opt = _optimizer(1.0)
+    config = TrainerConfig(scheduler="plateau", plateau_factor=0.5, plateau_patience=1)
+    plateau = build_scheduler(config, opt, steps_per_epoch=3)
+    for value in [1.0, 0.9, 0.95, 0.97]:
+        plateau.step(value)
+    assert opt.param_groups[0]["lr"] == 0.5
