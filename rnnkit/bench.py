@@ -9,6 +9,7 @@ and with random lengths the reference gets packed input, as a careful torch.nn u
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -191,6 +192,24 @@ def measure(config: BenchConfig, progress: Callable[[Row], None] | None = None) 
         if progress:
             progress(row)
     return rows
+
+
+def dry_run(config: BenchConfig) -> BenchConfig:
+    """The smallest version of ``config``: tiny sizes, one configuration per cell and backend."""
+    return dataclasses.replace(
+        config,
+        batch_size=4,
+        seq_len=8,
+        scan_seq_len=16,
+        input_size=8,
+        hidden_sizes=[8],
+        num_layers=[1],
+        bidirectional=[False],
+        lengths=["random"],
+        modes=["train"],
+        repeats=1,
+        warmup=0,
+    )
 
 
 def format_table(rows: list[Row]) -> str:

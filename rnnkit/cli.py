@@ -1,15 +1,118 @@
 """The ``rnnkit`` command: parses arguments and calls a task; nothing else lives here.
 
-Each subcommand's module is imported only when it runs, so ``rnnkit --help`` stays fast.
+Task modules are imported only when their command runs, so ``rnnkit --help`` stays fast.
+Every task module (``rnnkit.tasks.<name>``) provides ``CONFIG`` (its config class), ``train``,
+``evaluate_run`` and ``predict``; ``lm`` adds ``generate`` and ``translate`` adds ``translate``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
 
 import rnnkit
+
+TASKS = {
+    "classify": "text classification (AG News, IMDB, any CSV/TSV/JSONL)",
+    "lm": "language modelling and generation, word or character level",
+    "tag": "sequence tagging (NER, POS, per-frame labels), softmax or CRF",
+    "translate": "sequence-to-sequence translation with attention",
+    "forecast": "time-series forecasting",
+}
+AVAILABLE = ("lm",)
+"""Tasks whose recipe is built (the others are listed in help as they arrive)."""
+
+
+def task_module(name: str) -> ModuleType:
+    return importlib.import_module(f"rnnkit.tasks.{name}")
+
+
+def run_task(run_dir: str) -> ModuleType:
+    """The task module of a run directory, read from its config.json."""
+    from rnnkit.tasks.common import open_run
+
+    return task_module(open_run(run_dir).task)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rnnkit.config import config_from_args, read_config_file
+    from rnnkit.tasks.common import open_run
+
+    module = task_module(args.task)
+    base = read_config_file(args.config) if args.config else {}
+    if args.resume:
+        base = {**open_run(args.out, task=args.task).config, **base}
+    config = config_from_args(module.CONFIG, args, base)
+    trainer = module.train(
+        config, args.out, resume=args.resume, dry_run=args.dry_run, find_lr=args.find_lr
+    )
+    if not args.find_lr:
+        print(f"run directory: {args.out}")
+    return 0 if trainer is not None else 1
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    results = run_task(args.run_dir).evaluate_run(
+        args.run_dir, args.split, args.data, dry_run=args.dry_run
+    )
+    _print_results(results)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    module = run_task(args.run_dir)
+    options = {k: getattr(args, k) for k in ("top_k", "plot") if getattr(args, k) is not None}
+    records = module.predict(args.run_dir, args.text, args.input, dry_run=args.dry_run, **options)
+    _write_records(records, args.output)
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from rnnkit.tasks import lm
+
+    text = lm.generate(
+        args.run_dir,
+        args.prompt,
+        max_tokens=1 if args.dry_run else args.max_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        greedy=args.greedy,
+        seed=args.seed,
+    )
+    print(text)
+    return 0
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from rnnkit.tasks import translate
+
+    records = translate.translate(
+        args.run_dir,
+        args.text,
+        args.input,
+        beam=args.beam,
+        show_attention=args.show_attention,
+        dry_run=args.dry_run,
+    )
+    _write_records(records, args.output)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rnnkit.tasks import demo
+
+    demo.run(args.out, dry_run=args.dry_run)
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -27,8 +130,11 @@ def _bench(args: argparse.Namespace) -> int:
         bidirectional=[d == "bi" for d in args.directions],
         lengths=args.lengths,
         modes=args.modes,
-        repeats=args.repeats,
+        repeats=1 if args.dry_run else args.repeats,
+        warmup=0 if args.dry_run else 2,
     )
+    if args.dry_run:
+        config = bench.dry_run(config)
     print(bench.header(), flush=True)
     rows = bench.measure(
         config, progress=lambda r: print(bench.format_table([r]).splitlines()[-1], flush=True)
@@ -36,6 +142,120 @@ def _bench(args: argparse.Namespace) -> int:
     print()
     print(bench.format_table(rows))
     return 0
+
+
+# ---------------------------------------------------------------- output
+
+
+def _print_results(results: dict[str, Any]) -> None:
+    for key, value in results.items():
+        if isinstance(value, float):
+            print(f"{key}: {value:.4f}")
+        elif isinstance(value, str) and "\n" in value:
+            print(f"{key}:\n{value}")
+        else:
+            print(f"{key}: {value}")
+
+
+def _write_records(records: list[dict[str, Any]], output: str | None) -> None:
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    if output is None:
+        print("\n".join(lines))
+        return
+    with open(output, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {len(lines)} predictions to {output}")
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _add_train(sub: argparse._SubParsersAction, wanted: str | None) -> None:
+    """``train TASK``; only the task named on the command line gets its many flags (and is
+    imported), so other commands do not pay for importing every task."""
+    from rnnkit.config import add_arguments
+
+    p = sub.add_parser(
+        "train",
+        help="train a model into a run directory",
+        description="Train a task's model. Options come from the defaults, then --config FILE "
+        "(JSON, or TOML on Python >= 3.11), then the flags.",
+    )
+    tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
+    for name in AVAILABLE:
+        t = tasks.add_parser(name, help=TASKS[name], description=TASKS[name])
+        t.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
+        t.add_argument("--config", metavar="FILE", help="config file (JSON or TOML) with options")
+        t.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue the run in --out from its last checkpoint",
+        )
+        t.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="one training and one validation batch, then exit",
+        )
+        t.add_argument(
+            "--find-lr",
+            action="store_true",
+            help="run the learning-rate range test instead of training",
+        )
+        if name == wanted:
+            add_arguments(t, task_module(name).CONFIG)
+        t.set_defaults(run=_train)
+
+
+def _add_run_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a trained run on a split or a file")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--split", default="test", help="split of the run's dataset (default: test)")
+    p.add_argument("--data", metavar="FILE", help="evaluate on this file instead of a split")
+    p.add_argument("--dry-run", action="store_true", help="evaluate one batch only")
+    p.set_defaults(run=_evaluate)
+
+    p = sub.add_parser("predict", help="predict with a trained run")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("text", nargs="*", metavar="TEXT", help="inputs (or use --input)")
+    p.add_argument("--input", metavar="FILE", help="one input per line ('-': standard input)")
+    p.add_argument(
+        "--output", metavar="FILE", help="write JSON lines here instead of printing them"
+    )
+    p.add_argument("--top-k", type=int, help="show the k most likely labels / tokens")
+    p.add_argument("--plot", metavar="PNG", help="forecast: plot the prediction to this file")
+    p.add_argument("--dry-run", action="store_true", help="predict the first input only")
+    p.set_defaults(run=_predict)
+
+    p = sub.add_parser("generate", help="generate text with a trained language model")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--prompt", default="", help="text to continue (empty: start a new line)")
+    p.add_argument("--max-tokens", type=int, default=100, help="tokens to generate (default: 100)")
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)"
+    )
+    p.add_argument("--top-k", type=int, default=None, help="sample among the k most likely tokens")
+    p.add_argument(
+        "--top-p", type=float, default=None, help="sample from the nucleus of probability p"
+    )
+    p.add_argument("--greedy", action="store_true", help="always take the most likely token")
+    p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
+    p.add_argument("--dry-run", action="store_true", help="generate one token only")
+    p.set_defaults(run=_generate)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the main job: a language model on built-in data, a few minutes on a CPU",
+    )
+    p.add_argument(
+        "--out",
+        default="runs/demo",
+        metavar="RUN_DIR",
+        help="where the demo run goes (default: runs/demo)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="one batch per model, then exit")
+    p.set_defaults(run=_demo)
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
@@ -104,25 +324,46 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--repeats", type=int, default=5, help="timed repeats; the median is kept (default: 5)"
     )
+    p.add_argument(
+        "--dry-run", action="store_true", help="one tiny configuration per cell, timed once"
+    )
     p.set_defaults(run=_bench)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnkit",
         description="Recurrent sequence models: train, evaluate, predict, generate, translate.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {rnnkit.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_demo(sub)
+    argv = list(argv)
+    wanted = argv[argv.index("train") + 1] if "train" in argv[:-1] else None
+    _add_train(sub, wanted)
+    _add_run_commands(sub)
     _add_bench(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     run = getattr(args, "run", None)
     if run is None:
         parser.print_help(sys.stderr)
         return 2
-    return int(run(args) or 0)
+    from rnnkit.tasks.common import TaskError
+    from rnnkit.train import CheckpointError
+
+    try:
+        return int(run(args) or 0)
+    except (TaskError, ValueError, FileNotFoundError, CheckpointError) as err:
+        if os.environ.get("RNNKIT_DEBUG"):
+            raise
+        print(
+            f"rnnkit {args.command}: error: {err} (set RNNKIT_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return 1

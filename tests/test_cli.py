@@ -33,3 +33,9 @@ def test_module_entry_point_runs():
         [sys.executable, "-m", "rnnkit", "--help"], capture_output=True, text=True, check=True
     )
     assert "usage: rnnkit" in out.stdout
+
+
+def test_bench_dry_run_measures_every_cell(capsys):
+    assert main(["bench", "--dry-run", "--cells", "lstm", "mingru"]) == 0
+    out = capsys.readouterr().out
+    assert "| lstm | fused |" in out and "| mingru | scan |" in out and "threads" in out

@@ -2,21 +2,21 @@
 
 A config holds names, never classes, so it round-trips through ``config.json``.
 :meth:`TrainerConfig.from_dict` rejects unknown keys (naming the valid ones) and fills missing
-keys with their defaults, so run directories written before a field existed still load.
+keys with their defaults, so run directories written before a field existed still load
+(see ``rnnkit.config``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import types
-import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import nn
+
+from rnnkit.config import Config
 
 OptimizerName = Literal["adam", "adamw", "sgd"]
 SchedulerName = Literal["none", "plateau", "onecycle", "cosine", "linear"]
@@ -27,7 +27,7 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 @dataclass
-class TrainerConfig:
+class TrainerConfig(Config):
     """Options of one training run (optimizer, schedule, clipping, precision, checkpoints)."""
 
     epochs: int = 10
@@ -74,9 +74,7 @@ class TrainerConfig:
     """"auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps"."""
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for field in dataclasses.fields(self):
-            _check_type(field.name, getattr(self, field.name), hints[field.name])
+        super().__post_init__()
         _positive(self, "epochs", "lr")
         _non_negative(self, "momentum", "weight_decay", "warmup_steps", "min_lr_ratio")
         _positive(self, "grad_clip", "clip_value", "plateau_patience", "checkpoint_every")
@@ -99,54 +97,11 @@ class TrainerConfig:
                 f"device must be one of auto, cpu, cuda, cuda:N, mps; got {self.device!r}"
             )
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainerConfig:
-        """Build a config from a dict (e.g. the "trainer" section of config.json).
-
-        Missing keys take their defaults; unknown keys are errors.
-        """
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = [key for key in data if key not in valid]
-        if unknown:
-            raise ValueError(
-                f"unknown trainer option {unknown[0]!r}; valid options: {', '.join(valid)}"
-            )
-        return cls(**dict(data))
-
     def trainer_options(self) -> dict[str, Any]:
         """The fields that are also constructor arguments of :class:`Trainer`, by name."""
         names = ("device", "grad_clip", "clip_value", "amp", "seed", "max_steps_per_epoch")
         names += ("checkpoint_every", "monitor", "monitor_mode")
         return {name: getattr(self, name) for name in names}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The config as a JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-
-def _check_type(name: str, value: Any, hint: Any) -> None:
-    """Check ``value`` against a field annotation (int, float, str, bool, Literal, X | None)."""
-    is_union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    options = typing.get_args(hint) if is_union else (hint,)
-    allowed_none = type(None) in options
-    if value is None:
-        if not allowed_none:
-            raise ValueError(f"{name} must not be None")
-        return
-    for option in options:
-        if typing.get_origin(option) is Literal:
-            choices = typing.get_args(option)
-            if value in choices:
-                return
-            raise ValueError(
-                f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}"
-            )
-        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return
-        if option in (int, str, bool) and type(value) is option:
-            return
-    expected = " or ".join(getattr(o, "__name__", str(o)) for o in options)
-    raise ValueError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
 
 
 def _positive(config: TrainerConfig, *names: str) -> None:

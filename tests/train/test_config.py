@@ -27,7 +27,8 @@ def test_every_field_has_a_one_line_docstring():
 def test_missing_keys_take_defaults_and_unknown_keys_are_errors():
     assert TrainerConfig.from_dict({"lr": 0.5}) == TrainerConfig(lr=0.5)
     with pytest.raises(
-        ValueError, match="unknown trainer option 'learning_rate'; valid options: epochs, lr"
+        ValueError,
+        match="unknown option 'learning_rate' in TrainerConfig; valid options: epochs, lr",
     ):
         TrainerConfig.from_dict({"learning_rate": 0.5})
 

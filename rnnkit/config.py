@@ -1,0 +1,347 @@
+"""Typed configs: dataclasses whose fields are documented, validated, JSON, and command-line flags.
+
+A config class is a ``@dataclass`` that subclasses :class:`Config`. Each field carries a type
+(``int``, ``float``, ``str``, ``bool``, a ``Literal`` of choices, ``X | None``, ``list[X]``, or
+another Config as a nested section) and a one-line docstring under it::
+
+    @dataclass
+    class ModelConfig(Config):
+        hidden_size: int = 256
+        \"\"\"Features of each direction's state.\"\"\"
+
+On construction every field is checked against its type, so a config is always valid JSON
+that names things (a cell name, not a class). :meth:`Config.from_dict` refuses unknown keys and
+fills missing ones with defaults, so config files written before a field existed still load.
+
+The command line is generated from the same fields (see :func:`add_arguments`): a field
+``hidden_size`` is the flag ``--hidden-size`` (plus any ``aliases`` in the field's metadata),
+its docstring is the help text, a ``Literal`` gives the choices, a ``bool`` gives
+``--flag/--no-flag``. Flags override a config file (JSON, or TOML on Python >= 3.11), which
+overrides the defaults; the resolved config is what the run directory saves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import functools
+import inspect
+import json
+import textwrap
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+C = TypeVar("C", bound="Config")
+
+
+class Config:
+    """Base of every config dataclass: type checks, ``from_dict``/``to_dict``, field docs."""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            check_type(f"{type(self).__name__}.{f.name}", getattr(self, f.name), hints[f.name])
+
+    @classmethod
+    def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+        """Build from a (nested) dict: unknown keys are errors, missing keys take defaults."""
+        if not isinstance(data, Mapping):
+            raise ValueError(
+                f"{cls.__name__} expects a mapping of options, got {type(data).__name__}"
+            )
+        hints = typing.get_type_hints(cls)
+        valid = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        unknown = [k for k in data if k not in valid]
+        if unknown:
+            raise ValueError(
+                f"unknown option {unknown[0]!r} in {cls.__name__}; "
+                f"valid options: {', '.join(valid)}"
+            )
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        values = {}
+        for key, value in data.items():
+            section = _section_type(hints[key])
+            if section and isinstance(value, Mapping):
+                # a partial section overrides this config's own defaults for it, not the section's
+                default = fields[key].default_factory  # type: ignore[misc]
+                base = default().to_dict() if default is not dataclasses.MISSING else {}
+                value = section.from_dict({**base, **value})
+            values[key] = value
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-ready (nested) dict."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def replace(self: C, **changes: Any) -> C:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def check_type(name: str, value: Any, hint: Any) -> None:
+    """Check ``value`` against a field annotation; raise ValueError naming the field."""
+    origin = typing.get_origin(hint)
+    options = typing.get_args(hint) if origin in (typing.Union, types.UnionType) else (hint,)
+    if value is None:
+        if type(None) not in options:
+            raise ValueError(f"{name} must not be None")
+        return
+    errors = []
+    for option in options:
+        if option is type(None):
+            continue
+        try:
+            _check_one(name, value, option)
+            return
+        except ValueError as err:
+            errors.append(str(err))
+    raise ValueError(errors[0] if len(errors) == 1 else " or ".join(errors))
+
+
+def _check_one(name: str, value: Any, option: Any) -> None:
+    origin = typing.get_origin(option)
+    if origin is Literal:
+        choices = typing.get_args(option)
+        if value not in choices or type(value) is bool and True not in choices:
+            raise ValueError(
+                f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}"
+            )
+        return
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name} must be a list, got {value!r}")
+        (item,) = typing.get_args(option)[:1]
+        for i, v in enumerate(value):
+            check_type(f"{name}[{i}]", v, item)
+        return
+    if isinstance(option, type) and issubclass(option, Config):
+        if not isinstance(value, option):
+            raise ValueError(
+                f"{name} must be a {option.__name__} section, got {type(value).__name__}"
+            )
+        return
+    if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return
+    if option in (int, str, bool) and type(value) is option:
+        return
+    if option is Any:
+        return
+    raise ValueError(f"{name} must be {getattr(option, '__name__', option)}, got {value!r}")
+
+
+def _section_type(hint: Any) -> type[Config] | None:
+    return hint if isinstance(hint, type) and issubclass(hint, Config) else None
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstrings written under each field of a dataclass (and its bases)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is object or not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):  # no source (e.g. frozen app): no help text
+            continue
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        for node, after in zip(body, body[1:], strict=False):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _leaves(
+    cls: type[Config], path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], dataclasses.Field, Any]]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        section = _section_type(hints[f.name])
+        if section:
+            out += _leaves(section, (*path, f.name))
+        else:
+            out.append(((*path, f.name), f, hints[f.name]))
+    return out
+
+
+def _split_optional(hint: Any) -> tuple[Any, bool]:
+    """``X | None`` -> ``(X, True)``; anything else -> ``(hint, False)``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = [o for o in typing.get_args(hint) if o is not type(None)]
+        return options[0], len(options) < len(typing.get_args(hint))
+    return hint, False
+
+
+def _parse_as(hint: Any) -> tuple[Any, dict[str, Any]]:
+    """argparse ``type`` and extra keywords for one field annotation."""
+    base, nullable = _split_optional(hint)
+    kwargs: dict[str, Any] = {}
+    if typing.get_origin(base) in (list, tuple):
+        parse = _parse_as(typing.get_args(base)[0])[0]
+        kwargs["nargs"] = "+"
+    elif typing.get_origin(base) is Literal:
+        choices = [*typing.get_args(base), *(["none"] if nullable else [])]
+        parse = type(choices[0])
+        kwargs["metavar"] = "{" + ",".join(map(str, choices)) + "}"
+    else:
+        parse = base
+    if not nullable:
+        return parse, kwargs
+
+    def parse_nullable(text: str) -> Any:
+        return None if text.lower() == "none" else parse(text)
+
+    parse_nullable.__name__ = getattr(parse, "__name__", "value")
+    return parse_nullable, kwargs
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
+    """Add one flag per leaf field of ``cls`` (nested sections flattened; names must be unique).
+
+    Flags default to "not given" so :func:`config_from_args` applies only what was typed.
+    """
+    seen: set[str] = set()
+    for path, f, hint in _leaves(cls):
+        name = path[-1]
+        if name in seen:
+            raise ValueError(
+                f"two fields of {cls.__name__} are named {name!r}; flags must be unique"
+            )
+        seen.add(name)
+        help_text = field_docs(_owner(cls, path)).get(name, "")
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        flags = [f"--{name.replace('_', '-')}", *f.metadata.get("aliases", ())]
+        dest = ".".join(path)
+        if hint is bool:
+            parser.add_argument(
+                *flags,
+                dest=dest,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=f"{help_text} (default: {default})",
+            )
+            continue
+        parse, kwargs = _parse_as(hint)
+        parser.add_argument(
+            *flags,
+            dest=dest,
+            type=_checked(parse, _literal_choices(hint), flags[0]),
+            default=argparse.SUPPRESS,
+            help=f"{help_text} (default: {default})",
+            **kwargs,
+        )
+
+
+def _literal_choices(hint: Any) -> tuple | None:
+    base = _split_optional(hint)[0]
+    return typing.get_args(base) if typing.get_origin(base) is Literal else None
+
+
+def _checked(parse: Any, choices: tuple | None, flag: str) -> Any:
+    if choices is None:
+        return parse
+
+    def check(text: str) -> Any:
+        value = parse(text)
+        if value is not None and value not in choices:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice {text!r} (choose from {', '.join(map(str, choices))})"
+            )
+        return value
+
+    check.__name__ = flag
+    return check
+
+
+def _owner(cls: type[Config], path: tuple[str, ...]) -> type:
+    owner: type = cls
+    for part in path[:-1]:
+        owner = typing.get_type_hints(owner)[part]
+    return owner
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON or TOML config file into a dict (clear errors for bad files)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ValueError(f"cannot read config file {path}: {err.strerror}") from err
+    if path.suffix == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError as err:  # Python 3.10
+            raise ValueError(f"{path}: TOML config files need Python >= 3.11; use JSON") from err
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"{path}: invalid TOML: {err}") from err
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+        ) from err
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path}: a config file holds an object of options, got {type(data).__name__}"
+        )
+    return data
+
+
+def config_from_args(
+    cls: type[C], args: argparse.Namespace, base: Mapping[str, Any] | None = None
+) -> C:
+    """Resolve a config: defaults < ``base`` (e.g. a config file) < flags given in ``args``.
+
+    A config file may be nested by section or flat (leaf names at the top level).
+    """
+    data = _nest(cls, dict(base or {}))
+    for path, _, _ in _leaves(cls):
+        dest = ".".join(path)
+        if hasattr(args, dest):
+            node = data
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = getattr(args, dest)
+    return cls.from_dict(data)
+
+
+def _nest(cls: type[Config], data: dict[str, Any]) -> dict[str, Any]:
+    """Move flat leaf keys of a config file into their sections."""
+    where = {path[-1]: path for path, _, _ in _leaves(cls) if len(path) > 1}
+    top = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    nested: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in top:
+            if isinstance(value, Mapping) and isinstance(nested.get(key), dict):
+                nested[key].update(value)
+            else:
+                nested[key] = dict(value) if isinstance(value, Mapping) else value
+        elif key in where:
+            node = nested
+            for part in where[key][:-1]:
+                node = node.setdefault(part, {})
+            node[key] = value
+        else:
+            nested[key] = value  # from_dict names it as unknown
+    return nested

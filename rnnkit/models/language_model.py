@@ -1,0 +1,180 @@
+"""A recurrent language model: embedding -> Recurrent -> dropout -> linear over the vocabulary.
+
+Optional AWD-LSTM regularisation (Merity, Keskar & Socher, ICLR 2018): embedding dropout,
+locked dropout on the embeddings and on the outputs, DropConnect on the recurrent weights, and
+weight tying (Press & Wolf, 2017; Inan et al., 2017).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.cells import available_cells
+from rnnkit.config import Config
+from rnnkit.decoding import next_token
+from rnnkit.layers import BACKENDS, Recurrent
+from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout, WeightDrop
+
+
+@dataclass
+class LanguageModelConfig(Config):
+    """Architecture of a :class:`LanguageModel`."""
+
+    cell: str = "lstm"
+    """Recurrent cell (see `rnnkit bench` or rnnkit.available_cells())."""
+    embedding_size: int = 200
+    """Features of each token embedding."""
+    hidden_size: int = 200
+    """Features of the recurrent state."""
+    num_layers: int = 2
+    """Stacked recurrent layers."""
+    dropout: float = 0.0
+    """Dropout between recurrent layers and on the outputs before the decoder."""
+    input_dropout: float = 0.0
+    """Locked (variational) dropout on the embeddings."""
+    embed_dropout: float = 0.0
+    """Drop whole word types from the embedding table (AWD-LSTM)."""
+    weight_dropout: float = 0.0
+    """DropConnect on the recurrent weights (AWD-LSTM)."""
+    tie_weights: bool = False
+    """Share the embedding and decoder weights (a projection is added if the sizes differ)."""
+    init_range: float | None = None
+    """Initialise every weight uniformly in [-r, r] (Zaremba et al.: 0.1); None: defaults."""
+    backend: str = "auto"
+    """Recurrent backend: auto, fused, loop or scan."""
+    deterministic: bool = False
+    """Bit-identical results run to run, also on GPUs (see rnnkit.Recurrent)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.cell not in available_cells():
+            raise ValueError(
+                f"cell must be one of {', '.join(available_cells())}; got {self.cell!r}"
+            )
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
+        for name in ("embedding_size", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("dropout", "input_dropout", "embed_dropout", "weight_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+class LanguageModel(nn.Module):
+    """Next-token model over a vocabulary.
+
+    Args:
+        embedding: token ids ``(B, T)`` -> ``(B, T, E)``.
+        encoder: ``encoder(x, lengths=None, state=None) -> (out, state)``, e.g. a Recurrent.
+        decoder: ``(B, T, H) -> (B, T, V)`` logits.
+        input_dropout: locked dropout on the embeddings.
+        output_dropout: locked dropout on the encoder outputs.
+    """
+
+    def __init__(
+        self,
+        embedding: nn.Module,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        input_dropout: float = 0.0,
+        output_dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.input_dropout = LockedDropout(input_dropout)
+        self.encoder = encoder
+        self.output_dropout = LockedDropout(output_dropout)
+        self.decoder = decoder
+
+    @classmethod
+    def from_config(cls, config: LanguageModelConfig, vocab_size: int) -> LanguageModel:
+        """Build the parts a config describes."""
+        embedding: nn.Module = nn.Embedding(vocab_size, config.embedding_size)
+        encoder: nn.Module = Recurrent(
+            config.cell,
+            config.embedding_size,
+            config.hidden_size,
+            config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            backend=config.backend,  # type: ignore[arg-type]
+            deterministic=config.deterministic,
+        )
+        linear = nn.Linear(
+            config.embedding_size if config.tie_weights else config.hidden_size, vocab_size
+        )
+        decoder: nn.Module = linear
+        if config.tie_weights:
+            linear.weight = embedding.weight
+            if config.hidden_size != config.embedding_size:
+                decoder = nn.Sequential(
+                    nn.Linear(config.hidden_size, config.embedding_size), linear
+                )
+        if config.init_range is not None:
+            for p in [*embedding.parameters(), *encoder.parameters(), *decoder.parameters()]:
+                nn.init.uniform_(p, -config.init_range, config.init_range)
+        if config.embed_dropout:
+            embedding = EmbeddingDropout(embedding, config.embed_dropout)  # type: ignore[arg-type]
+        if config.weight_dropout:
+            encoder = WeightDrop(encoder, config.weight_dropout)
+        return cls(embedding, encoder, decoder, config.input_dropout, config.dropout)
+
+    def forward(
+        self, ids: Tensor, state: object | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, object]:
+        """Logits for the next token at every step.
+
+        Args:
+            ids: ``(B, T)`` token ids.
+            state: the encoder state to start from (e.g. carried from the previous batch).
+            lengths: ``(B,)`` true lengths, or None.
+
+        Returns:
+            ``logits`` ``(B, T, V)`` and the final encoder state.
+        """
+        x = self.input_dropout(self.embedding(ids))
+        out, state = self.encoder(x, lengths=lengths, state=state)
+        return self.decoder(self.output_dropout(out)), state
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        generator: torch.Generator | None = None,
+        stop_id: int | None = None,
+    ) -> Tensor:
+        """Continue ``prompt``: read it once, then sample step by step carrying the state.
+
+        Args:
+            prompt: ``(T,)`` token ids, ``T >= 1``.
+            max_new_tokens: tokens to add at most.
+            temperature, top_k, top_p, greedy, generator: see :func:`rnnkit.decoding.next_token`.
+            stop_id: stop after generating this token (it is included).
+
+        Returns:
+            ``(T + n,)`` the prompt followed by the ``n <= max_new_tokens`` new tokens.
+        """
+        if prompt.dim() != 1 or prompt.numel() == 0:
+            raise ValueError(
+                f"prompt must be a non-empty 1-D tensor of ids, got shape {tuple(prompt.shape)}"
+            )
+        was_training = self.training
+        self.eval()
+        logits, state = self(prompt[None])
+        new = []
+        for _ in range(max_new_tokens):
+            token = next_token(logits[:, -1], temperature, top_k, top_p, greedy, generator)  # (1,)
+            new.append(token)
+            if stop_id is not None and int(token) == stop_id:
+                break
+            logits, state = self(token[None], state=state)
+        self.train(was_training)
+        return torch.cat([prompt, *new]) if new else prompt.clone()

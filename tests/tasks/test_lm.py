@@ -1,0 +1,170 @@
+"""The lm task end to end through the command line: train, resume, evaluate, predict, generate."""
+
+import json
+
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.tasks import lm
+
+SMALL = [
+    "--embedding-size",
+    "16",
+    "--hidden-size",
+    "24",
+    "--num-layers",
+    "1",
+    "--batch-size",
+    "4",
+    "--seq-len",
+    "8",
+    "--lr",
+    "0.01",
+    "--seed",
+    "3",
+]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(
+        "\n".join(["the cat sat on the mat ."] * 30 + ["a dog ran in the park ."] * 30),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _train(tmp_path, corpus, *extra, out="run"):
+    out = tmp_path / out
+    assert (
+        main(
+            [
+                "train",
+                "lm",
+                "--data",
+                str(corpus),
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                *SMALL,
+                *extra,
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def test_train_writes_a_run_directory_that_reloads(tmp_path, corpus, capsys):
+    out = _train(tmp_path, corpus)
+    for name in (
+        "config.json",
+        "vocab.json",
+        "model.safetensors",
+        "metrics.jsonl",
+        "learning_curves.png",
+    ):
+        assert (out / name).exists(), name
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["task"] == "lm" and saved["config"]["model"]["hidden_size"] == 24
+    assert saved["config"]["data"]["train_file"] == str(corpus)
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and "val_perplexity" in json.loads(lines[-1])
+    # reloading gives the same model, and predictions do not depend on the process
+    _, _, model = lm.load(out)
+    _, _, again = lm.load(out)
+    ids = torch.tensor([[1, 2, 3]])
+    torch.testing.assert_close(model(ids)[0], again(ids)[0])
+    capsys.readouterr()
+    assert (
+        main(["generate", str(out), "--prompt", "the cat", "--max-tokens", "6", "--seed", "1"]) == 0
+    )
+    first = capsys.readouterr().out
+    assert (
+        main(["generate", str(out), "--prompt", "the cat", "--max-tokens", "6", "--seed", "1"]) == 0
+    )
+    assert capsys.readouterr().out == first and first.startswith("the cat")
+
+
+def test_evaluate_predict_and_unknown_tokens(tmp_path, corpus, capsys):
+    out = _train(tmp_path, corpus)
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--split", "valid"]) == 0
+    report = capsys.readouterr().out
+    assert "perplexity:" in report and "accuracy:" in report
+    assert main(["evaluate", str(out), "--data", str(corpus)]) == 0
+    assert main(["predict", str(out), "the cat", "--top-k", "2"]) == 0
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert record["text"] == "the cat" and len(record["next"]) == 2
+    with pytest.warns(UserWarning, match="'zebra'"):
+        text = lm.generate(out, "the zebra", max_tokens=3, seed=0)
+    assert text.startswith("the <unk>")
+    assert lm.generate(out, "", max_tokens=3, seed=0)  # an empty prompt starts a new line
+
+
+def test_errors_speak_to_the_user(tmp_path, corpus, capsys):
+    out = _train(tmp_path, corpus)
+    capsys.readouterr()
+    assert main(["train", "lm", "--data", str(corpus), "--out", str(out)]) == 1
+    assert "already holds a run; pass --resume" in capsys.readouterr().err
+    assert main(["evaluate", str(out)]) == 1
+    assert "no 'test' split (it has train, valid)" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "nothing")]) == 1
+    assert "is not a run directory" in capsys.readouterr().err
+    assert (
+        main(["train", "lm", "--data", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "x")])
+        == 1
+    )
+    assert "missing.txt" in capsys.readouterr().err
+
+
+def test_resume_continues_to_the_same_weights(tmp_path, corpus):
+    straight = _train(tmp_path, corpus, "--epochs", "3", out="straight")
+    part = _train(tmp_path, corpus, "--epochs", "1", out="part")
+    assert main(["train", "lm", "--out", str(part), "--resume", "--epochs", "3"]) == 0
+    a = lm.load(straight)[2].state_dict()
+    b = lm.load(part)[2].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert len((part / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_every_subcommand_has_a_dry_run(tmp_path, corpus, capsys):
+    out = tmp_path / "dry"
+    assert main(["train", "lm", "--data", str(corpus), "--out", str(out), *SMALL, "--dry-run"]) == 0
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["step"] == 1
+    assert main(["evaluate", str(out), "--split", "valid", "--dry-run"]) == 0
+    assert main(["predict", str(out), "the", "a", "--dry-run"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()[-1:]) == 1
+    assert main(["generate", str(out), "--prompt", "the", "--dry-run"]) == 0
+    assert len(capsys.readouterr().out.split()) == 2
+    assert (
+        main(
+            [
+                "train",
+                "lm",
+                "--data",
+                str(corpus),
+                "--out",
+                str(tmp_path / "lr"),
+                *SMALL,
+                "--find-lr",
+            ]
+        )
+        == 0
+    )
+    assert "suggest" in capsys.readouterr().out.lower()
+
+
+def test_character_level_chinese(tmp_path):
+    path = tmp_path / "lyrics.txt"
+    path.write_text("\n".join(["窗外的麻雀在电线杆上多嘴"] * 40), encoding="utf-8")
+    out = tmp_path / "zh"
+    assert (
+        main(["train", "lm", "--data", str(path), "--level", "char", "--out", str(out), *SMALL])
+        == 0
+    )
+    text = lm.generate(out, "窗外", max_tokens=5, greedy=True)
+    assert text.startswith("窗外") and len(text) == 7
