@@ -49,6 +49,7 @@ _CONFIG = (
     "random_offset",
     "drop_last",
     "num_tokens",
+    "world_size",
 )
 
 
@@ -66,6 +67,10 @@ class LMStream:
             always uses one).
         drop_last: drop a last window shorter than ``seq_len`` (consecutive without variable
             BPTT) or a last batch smaller than ``batch_size`` (random).
+        rank: under distributed data parallel, this process's index; it reads rows
+            ``rank, rank + world_size, ...`` of every batch (the same rows every batch, so a
+            carried state stays with its row).
+        world_size: number of processes sharing each batch of ``batch_size`` rows.
     """
 
     def __init__(
@@ -78,6 +83,8 @@ class LMStream:
         variable_bptt: bool = False,
         random_offset: bool = False,
         drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         self.ids = torch.as_tensor(ids, dtype=torch.int64).detach().cpu()
         if self.ids.dim() != 1:
@@ -94,6 +101,13 @@ class LMStream:
             raise ValueError(
                 "variable_bptt needs sampling='consecutive' (windows of random sampling are fixed)"
             )
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
+        if world_size > batch_size:
+            raise ValueError(
+                f"batch_size={batch_size} rows cannot be shared by {world_size} processes"
+            )
+        self.rank, self.world_size = rank, world_size
         self.sampling, self.batch_size, self.seq_len = sampling, batch_size, seq_len
         self.seed, self.variable_bptt = seed, variable_bptt
         self.random_offset, self.drop_last = random_offset, drop_last
@@ -156,8 +170,8 @@ class LMStream:
             offset = int(rng.integers(0, T))
             starts = offset + T * rng.permutation((N - offset - 1) // T)
             plan = [(starts[i : i + B], T) for i in range(0, len(starts), B)]
-            if self.drop_last and len(plan[-1][0]) < B:
-                plan.pop()
+            if len(plan[-1][0]) < (B if self.drop_last else self.world_size):
+                plan.pop()  # too small to drop-last, or to give every process a row
         self._plan_cache = (self.epoch, plan)
         return plan
 
@@ -166,6 +180,7 @@ class LMStream:
         return len(self._plan())
 
     def _batch(self, starts: np.ndarray, length: int) -> dict[str, Tensor]:
+        starts = starts[self.rank :: self.world_size]  # this process's rows
         index = torch.from_numpy(starts)[:, None] + torch.arange(length)  # (B, T)
         return {"x": self.ids[index], "y": self.ids[index + 1]}
 

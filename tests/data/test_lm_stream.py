@@ -156,3 +156,16 @@ def test_argument_errors():
     with pytest.raises(ValueError, match="ids must be 1-D"):
         LMStream(torch.zeros(4, 4, dtype=torch.long), 2, 3)
     assert len(LMStream(list(range(6)), 4, 3)) == 1  # the shortest corpus that gives a batch
+
+
+@pytest.mark.parametrize("sampling", ["consecutive", "random"])
+def test_processes_share_the_rows_of_each_batch(sampling):
+    ids = torch.arange(1000)
+    whole = list(LMStream(ids, 4, 7, sampling, seed=3))
+    parts = [list(LMStream(ids, 4, 7, sampling, seed=3, rank=r, world_size=2)) for r in (0, 1)]
+    assert len(parts[0]) == len(parts[1]) == len(whole)
+    for batch, a, b in zip(whole, *parts, strict=True):
+        assert torch.equal(batch["x"][0::2], a["x"]) and torch.equal(batch["x"][1::2], b["x"])
+        assert torch.equal(batch["y"][1::2], b["y"])
+    with pytest.raises(ValueError, match="rank must be in"):
+        LMStream(ids, 4, 7, rank=2, world_size=2)
