@@ -90,9 +90,17 @@ class Row:
     reference: str
     reference_tokens_per_s: float
 
+    tokens: int = 0
+    """Real tokens per batch."""
+
     @property
     def ratio(self) -> float:
         return self.tokens_per_s / self.reference_tokens_per_s
+
+    @property
+    def batch_seconds(self) -> float:
+        """Seconds per batch for rnnkit."""
+        return self.tokens / self.tokens_per_s
 
 
 def _median_time(fn: Callable[[], None], ref: Callable[[], None], repeats: int, warmup: int):
@@ -187,6 +195,7 @@ def measure(config: BenchConfig, progress: Callable[[Row], None] | None = None) 
             tokens / t_mine,
             ref_cls.__name__,
             tokens / t_ref,
+            tokens,
         )
         rows.append(row)
         if progress:
