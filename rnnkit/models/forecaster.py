@@ -1,0 +1,321 @@
+"""A recurrent forecaster: a window of past values -> Recurrent encoder -> the next steps.
+
+``Forecaster(encoder, head, targets, revin=None)`` reads a window ``(B, W, F)`` of ``F`` series
+(plus optional known covariates, e.g. calendar features, ``(B, W, K)`` for the window and
+``(B, horizon, K)`` for the steps to forecast) and returns ``(B, horizon, T)`` values of the
+``T`` target series, which are some of the ``F`` input series. Two heads:
+
+* :class:`DirectHead`: one linear map from the encoder's last output to every horizon step at
+  once (the "multi-output" strategy; fast, no error accumulation);
+* :class:`AutoregressiveDecoder`: a registry cell started from the encoder's final state and
+  stepped once per horizon step, its own prediction fed back as the next input.
+
+:class:`RevIN` (optional) is reversible instance normalisation, Kim et al., "Reversible Instance
+Normalization for Accurate Time-Series Forecasting against Distribution Shift", ICLR 2022: each
+window is standardised by its own mean and std (plus a learned affine map), and the forecast is
+mapped back with the same statistics, so level shifts between training and test periods do not
+have to be learned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.cells import available_cells, create_cell
+from rnnkit.cells.base import State
+from rnnkit.config import Config
+from rnnkit.layers import BACKENDS, Recurrent
+
+Decoder = Literal["direct", "autoregressive"]
+
+
+@dataclass
+class ForecasterConfig(Config):
+    """Architecture of a :class:`Forecaster` (window, horizon and series come from the data)."""
+
+    cell: str = "lstm"
+    """Recurrent cell of the encoder and the autoregressive decoder (rnnkit.available_cells())."""
+    hidden_size: int = 64
+    """Features of the recurrent state (small series need small models)."""
+    num_layers: int = 1
+    """Stacked encoder layers."""
+    dropout: float = 0.0
+    """Dropout between encoder layers and on the encoder output before the head."""
+    decoder: Decoder = "direct"
+    """direct: one linear head for all horizon steps; autoregressive: a cell stepped per step."""
+    revin: bool = True
+    """Reversible instance normalisation of each window (Kim et al. 2022)."""
+    backend: str = "auto"
+    """Recurrent backend of the encoder: auto, fused, loop or scan."""
+    deterministic: bool = False
+    """Bit-identical results run to run, also on GPUs (see rnnkit.Recurrent)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.cell not in available_cells():
+            raise ValueError(
+                f"cell must be one of {', '.join(available_cells())}; got {self.cell!r}"
+            )
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
+        for name in ("hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class RevIN(nn.Module):
+    """Reversible instance normalisation over the time axis of each window (Kim et al. 2022).
+
+    ``normalize`` standardises each series of each window by that window's mean and std, then
+    applies a learned per-series affine map; ``denormalize`` inverts both for the forecast.
+    The statistics are detached, as in the reference implementation.
+
+    Args:
+        num_features: series per step ``F``.
+        affine: learn a per-series scale and shift.
+        eps: added to the variance (and guards the inverse of the scale).
+    """
+
+    def __init__(self, num_features: int, affine: bool = True, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.num_features, self.eps = num_features, eps
+        self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
+
+    def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Standardise each window.
+
+        Args:
+            x: ``(B, W, F)``.
+
+        Returns:
+            ``(B, W, F)`` normalised values and the statistics ``(mean, std)``, each
+            ``(B, 1, F)``, for :meth:`denormalize`.
+        """
+        mean = x.mean(dim=1, keepdim=True).detach()  # (B, 1, F)
+        std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps).detach()
+        x = (x - mean) / std
+        if self.weight is not None:
+            x = x * self.weight + self.bias
+        return x, (mean, std)
+
+    def denormalize(
+        self, y: Tensor, stats: tuple[Tensor, Tensor], channels: Sequence[int]
+    ) -> Tensor:
+        """Map a forecast of some of the series back to the scale of the input window.
+
+        Args:
+            y: ``(B, horizon, T)`` forecast in the normalised scale.
+            stats: ``(mean, std)`` from :meth:`normalize`.
+            channels: the ``T`` input series that ``y`` holds, as indices into ``F``.
+
+        Returns:
+            ``(B, horizon, T)``.
+        """
+        mean, std = stats
+        idx = list(channels)
+        if self.weight is not None:
+            y = (y - self.bias[idx]) / (self.weight[idx] + self.eps * self.eps)
+        return y * std[..., idx] + mean[..., idx]
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, affine={self.weight is not None}, eps={self.eps}"
+
+
+class DirectHead(nn.Module):
+    """All horizon steps at once: ``Linear([h_W, covariates of the horizon]) -> (horizon, T)``.
+
+    Args:
+        hidden_size: features of the encoder output ``H``.
+        horizon: steps to forecast.
+        num_targets: target series ``T``.
+        covariate_size: known covariates per step ``K`` (0: none).
+    """
+
+    def __init__(
+        self, hidden_size: int, horizon: int, num_targets: int, covariate_size: int = 0
+    ) -> None:
+        super().__init__()
+        self.horizon, self.num_targets = horizon, num_targets
+        self.linear = nn.Linear(hidden_size + horizon * covariate_size, horizon * num_targets)
+
+    def forward(
+        self, out: Tensor, state: State, last: Tensor, future: Tensor | None = None
+    ) -> Tensor:
+        """Forecast from the encoder outputs.
+
+        Args:
+            out: ``(B, W, H)`` encoder outputs (the last step is used).
+            state: the encoder's final state (unused).
+            last: ``(B, T)`` last observed targets (unused).
+            future: ``(B, horizon, K)`` known covariates of the forecast steps, or None.
+
+        Returns:
+            ``(B, horizon, T)``.
+        """
+        z = out[:, -1]  # (B, H)
+        if future is not None:
+            z = torch.cat([z, future.flatten(1)], dim=-1)  # (B, H + horizon * K)
+        return self.linear(z).view(len(z), self.horizon, self.num_targets)
+
+
+class AutoregressiveDecoder(nn.Module):
+    """A cell stepped once per horizon step, starting from the encoder's last-layer state.
+
+    Step ``t`` reads ``[y_{t-1}, covariates_t]`` (``y_0`` is the last observed value) and
+    predicts the change ``y_t = y_{t-1} + Linear(h_t)``, which is fed back at step ``t + 1``.
+    Predicting changes starts training from the last-value forecast instead of from zero (on
+    the sine mixture of the tests: 5 to 10 times lower error after 200 steps). Training runs
+    the same free-running loop, so there is no gap between training and inference.
+
+    Args:
+        cell: registry name of the cell (the encoder's, so its final state fits).
+        hidden_size: ``H``, the encoder's hidden size.
+        horizon: steps to forecast.
+        num_targets: target series ``T``.
+        covariate_size: known covariates per step ``K`` (0: none).
+    """
+
+    def __init__(
+        self, cell: str, hidden_size: int, horizon: int, num_targets: int, covariate_size: int = 0
+    ) -> None:
+        super().__init__()
+        self.horizon = horizon
+        self.cell = create_cell(cell, num_targets + covariate_size, hidden_size)
+        self.proj = nn.Linear(hidden_size, num_targets)
+
+    def forward(
+        self, out: Tensor, state: State, last: Tensor, future: Tensor | None = None
+    ) -> Tensor:
+        """Forecast step by step.
+
+        Args:
+            out: ``(B, W, H)`` encoder outputs (unused).
+            state: the encoder's final state, torch.nn layout ``(L, B, H)`` (or a tuple).
+            last: ``(B, T)`` last observed targets, the first input.
+            future: ``(B, horizon, K)`` known covariates of the forecast steps, or None.
+
+        Returns:
+            ``(B, horizon, T)``.
+        """
+        s: State = tuple(t[-1] for t in state) if isinstance(state, tuple) else state[-1]
+        y, steps = last, []
+        for t in range(self.horizon):
+            x = y if future is None else torch.cat([y, future[:, t]], dim=-1)  # (B, T + K)
+            s = self.cell.step(self.cell.project(x), s)
+            y = y + self.proj(s[0] if isinstance(s, tuple) else s)  # (B, T)
+            steps.append(y)
+        return torch.stack(steps, dim=1)
+
+
+class Forecaster(nn.Module):
+    """Window of past values -> encoder -> head -> the next ``horizon`` steps of the targets.
+
+    Args:
+        encoder: ``encoder(x) -> (out (B, W, H), state)``, e.g. a :class:`rnnkit.Recurrent`
+            over ``F + K`` features per step.
+        head: ``head(out, state, last, future) -> (B, horizon, T)``: a :class:`DirectHead`,
+            an :class:`AutoregressiveDecoder` or any module with that call.
+        targets: the ``T`` target series as indices into the ``F`` input series.
+        revin: reversible instance normalisation of the series, or None.
+        dropout: dropout on the encoder outputs before the head.
+        covariate_size: known covariates per step ``K`` (0: none).
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        head: nn.Module,
+        targets: Sequence[int],
+        revin: RevIN | None = None,
+        dropout: float = 0.0,
+        covariate_size: int = 0,
+    ) -> None:
+        super().__init__()
+        self.encoder, self.head, self.revin = encoder, head, revin
+        self.dropout = nn.Dropout(dropout)
+        self.targets = [int(t) for t in targets]
+        self.covariate_size = covariate_size
+        if not self.targets:
+            raise ValueError("a Forecaster needs at least one target series")
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ForecasterConfig,
+        input_size: int,
+        targets: Sequence[int],
+        horizon: int,
+        covariate_size: int = 0,
+    ) -> Forecaster:
+        """Build the parts a config describes.
+
+        Args:
+            config: the architecture.
+            input_size: series per step ``F``.
+            targets: indices of the target series among the ``F``.
+            horizon: steps to forecast.
+            covariate_size: known covariates per step ``K``.
+        """
+        bad = [t for t in targets if not 0 <= t < input_size]
+        if bad:
+            raise ValueError(f"target index {bad[0]} is not one of the {input_size} input series")
+        if horizon < 1:
+            raise ValueError(f"horizon must be at least 1, got {horizon}")
+        encoder = Recurrent(
+            config.cell,
+            input_size + covariate_size,
+            config.hidden_size,
+            config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            backend=config.backend,  # type: ignore[arg-type]
+            deterministic=config.deterministic,
+        )
+        head: nn.Module
+        if config.decoder == "direct":
+            head = DirectHead(config.hidden_size, horizon, len(targets), covariate_size)
+        else:
+            head = AutoregressiveDecoder(
+                config.cell, config.hidden_size, horizon, len(targets), covariate_size
+            )
+        revin = RevIN(input_size) if config.revin else None
+        return cls(encoder, head, targets, revin, config.dropout, covariate_size)
+
+    def forward(
+        self, x: Tensor, past: Tensor | None = None, future: Tensor | None = None
+    ) -> Tensor:
+        """Forecast the target series.
+
+        Args:
+            x: ``(B, W, F)`` past values of the series.
+            past: ``(B, W, K)`` known covariates of the window, or None.
+            future: ``(B, horizon, K)`` known covariates of the forecast steps, or None.
+
+        Returns:
+            ``(B, horizon, T)`` forecast of the target series, in the scale of ``x``.
+        """
+        if x.dim() != 3:
+            raise ValueError(f"x must be (B, window, series), got shape {tuple(x.shape)}")
+        if self.covariate_size and (past is None or future is None):
+            raise ValueError(
+                f"this Forecaster was built with {self.covariate_size} covariates per step: "
+                "pass past (B, W, K) and future (B, horizon, K)"
+            )
+        if not self.covariate_size and (past is not None or future is not None):
+            raise ValueError("this Forecaster was built without covariates; pass none")
+        stats = None
+        if self.revin is not None:
+            x, stats = self.revin.normalize(x)
+        last = x[:, -1, self.targets]  # (B, T)
+        out, state = self.encoder(x if past is None else torch.cat([x, past], dim=-1))
+        y = self.head(self.dropout(out), state, last, future)  # (B, horizon, T)
+        if stats is not None:
+            y = self.revin.denormalize(y, stats, self.targets)  # type: ignore[union-attr]
+        return y
