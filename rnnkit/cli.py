@@ -358,6 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(run(args) or 0)
+    except BrokenPipeError:  # e.g. `rnnkit predict ... | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (TaskError, ValueError, FileNotFoundError, CheckpointError) as err:
         if os.environ.get("RNNKIT_DEBUG"):
             raise

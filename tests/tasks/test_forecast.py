@@ -3,7 +3,6 @@ chronological splits without leakage, training-only statistics, NaN handling, ET
 
 import json
 import math
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -40,14 +39,6 @@ SMALL = [
     "--seed",
     "3",
 ]
-
-
-def _shared_data() -> Path:
-    env = os.environ.get("RNNKIT_SHARED_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not path.is_dir():
-        pytest.skip("shared datasets not found (set RNNKIT_SHARED_DATA or provide ../shared/data)")
-    return path
 
 
 def _write_csv(path: Path, n: int = 200, nan_at: int | None = None) -> Path:
@@ -214,9 +205,9 @@ def test_every_subcommand_has_a_dry_run(tmp_path, csv, capsys):
 
 
 @pytest.mark.shared_data
-def test_ett_follows_the_informer_protocol():
+def test_ett_follows_the_informer_protocol(shared_data):
     config = forecast.ForecastDataConfig(
-        data_dir=str(_shared_data()), targets=["all"], window=96, horizon=24
+        data_dir=str(shared_data), targets=["all"], window=96, horizon=24
     )
     data, normalizer = forecast.prepare(config)
     assert data.series.targets == data.series.columns == (
@@ -229,5 +220,5 @@ def test_ett_follows_the_informer_protocol():
     }
     assert len(data.windows(config, "test")) == 2880 - 24 + 1  # stride 1, first target row 11520
     np.testing.assert_allclose(normalizer.mean, data.series.values[:8640].mean(0))
-    univariate = forecast.ForecastDataConfig(data_dir=str(_shared_data()), features=["OT"])
+    univariate = forecast.ForecastDataConfig(data_dir=str(shared_data), features=["OT"])
     assert forecast.prepare(univariate)[0].series.columns == ("OT",)
