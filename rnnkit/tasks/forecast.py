@@ -16,7 +16,6 @@ names a strategy explicitly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +28,7 @@ from torch.utils.data import Dataset
 from rnnkit.config import Config
 from rnnkit.data import Normalizer, TimeSeries, WindowDataset, chronological_split, ett
 from rnnkit.data import time_series_csv as read_csv
+from rnnkit.data.calendar import CALENDAR, calendar_features, calendar_of, future_times
 from rnnkit.data.table import read_rows
 from rnnkit.data.time_series import ETT_HOURLY_SIZES, ETT_NAMES, rows_per_hour
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
@@ -37,8 +37,6 @@ from rnnkit.train import MAE, MSE, Metric, ResumableLoader, StepOutput, Trainer,
 from rnnkit.train import evaluate as evaluate_model
 
 TASK = "forecast"
-CALENDAR = ("minute", "hour", "weekday", "day_of_month", "day_of_year")
-"""Names of the calendar covariates, in the order the model reads them."""
 
 
 @dataclass
@@ -157,34 +155,6 @@ def _first_column(path: str | None, time_col: str | None) -> str:
     if not names:
         raise TaskError(f"{path}: the header names no data column")
     return names[0]
-
-
-def calendar_features(timestamps: tuple[str, ...], source: str) -> np.ndarray:
-    """``(N, 5)`` calendar covariates (see :data:`CALENDAR`), each in [-0.5, 0.5]."""
-    return np.asarray([_calendar(t) for t in _parse_times(timestamps, source)]) - 0.5
-
-
-def _calendar(t: datetime) -> tuple[float, ...]:
-    return (
-        t.minute / 59,
-        t.hour / 23,
-        t.weekday() / 6,
-        (t.day - 1) / 30,
-        (t.timetuple().tm_yday - 1) / 365,
-    )
-
-
-def _parse_times(timestamps: tuple[str, ...], source: str, first: int = 1) -> list[datetime]:
-    out = []
-    for row, text in enumerate(timestamps, start=first):
-        try:
-            out.append(datetime.fromisoformat(text.strip()))
-        except ValueError:
-            raise TaskError(
-                f"{source}, data row {row}: time {text!r} is not an ISO date/time "
-                "(YYYY-MM-DD[ HH:MM[:SS]]), which calendar covariates and dated forecasts need"
-            ) from None
-    return out
 
 
 def split_rows(config: ForecastDataConfig, series: TimeSeries, source: str) -> dict:
@@ -437,19 +407,18 @@ def predict(
         raise TaskError(
             f"{input_file}: {n} data rows, but the model reads the last {window} (--window)"
         )
-    future_times = None
+    times = None
     if config.time_col is not None:
         try:
-            future_times = _future_times(data.series.timestamps, config.horizon, input_file)
-        except TaskError:
+            times = future_times(data.series.timestamps, config.horizon, input_file)
+        except ValueError:
             if data.calendar is not None:
                 raise
     x = torch.as_tensor(data.values[None, -window:], dtype=torch.float32)
     past = future = None
-    if data.calendar is not None and future_times is not None:  # known future covariates
+    if data.calendar is not None and times is not None:  # known future covariates
         past = torch.as_tensor(data.calendar[None, -window:], dtype=torch.float32)
-        marks = np.asarray([_calendar(t) for t in future_times]) - 0.5
-        future = torch.as_tensor(marks[None], dtype=torch.float32)
+        future = torch.as_tensor(calendar_of(times)[None], dtype=torch.float32)
     with torch.no_grad():
         pred = model(x, past, future)[0].double().numpy()  # (horizon, T)
     targets = data.series.targets
@@ -457,24 +426,13 @@ def predict(
     records = []
     for k, row in enumerate(values):
         record: dict = {"step": k + 1}
-        if future_times is not None:
-            record["time"] = str(future_times[k])
+        if times is not None:
+            record["time"] = str(times[k])
         records.append({**record, **{t: float(v) for t, v in zip(targets, row, strict=True)}})
     if plot is not None:
         history = data.series.values[-window:][:, data.series.target_indices]
         plot_forecast(history, values, targets, plot)
     return records[:1] if dry_run else records
-
-
-def _future_times(timestamps: tuple[str, ...], horizon: int, source: str) -> list[datetime]:
-    times = _parse_times(timestamps[-2:], source, first=max(len(timestamps) - 1, 1))
-    step = times[-1] - times[0] if len(times) == 2 else timedelta(0)
-    if step <= timedelta(0):
-        raise TaskError(
-            f"{source}: the last two times ({', '.join(timestamps[-2:])}) do not increase, so the "
-            "times of the forecast steps are unknown"
-        )
-    return [times[-1] + step * (k + 1) for k in range(horizon)]
 
 
 def plot_forecast(history: np.ndarray, forecast: np.ndarray, names, path: str | Path) -> Path:
