@@ -48,8 +48,8 @@ class LMDataConfig(Config):
     """Your own test text."""
     valid_fraction: float = 0.1
     """Share of --train-file kept for validation when no --valid-file is given."""
-    level: Literal["word", "char"] = "word"
-    """Tokens are words or characters (tiny_shakespeare and jaychou: characters by default)."""
+    level: Literal["word", "char"] | None = None
+    """Words or characters; None: the corpus's own (char for tiny_shakespeare and jaychou)."""
     tokenizer: Literal["whitespace", "words"] = "whitespace"
     """Word tokenizer of your own files: split on spaces, or lower-case and split punctuation."""
     min_freq: int = 1
@@ -90,11 +90,18 @@ CONFIG = LMConfig
 # ---------------------------------------------------------------- data
 
 
+CHAR_CORPORA = ("tiny_shakespeare", "jaychou")
+"""Built-in corpora read as characters unless --level says otherwise."""
+
+
 def level_of(config: LMDataConfig) -> str:
-    """The token level actually used: the built-in character corpora are character-level."""
-    if config.train_file is None and config.dataset == "jaychou":
-        return "char"
-    return config.level
+    """The token level actually used: ``config.level``, else the corpus's own level."""
+    builtin = config.dataset if config.train_file is None else None
+    if builtin == "jaychou" and config.level == "word":
+        raise TaskError("jaychou is a character corpus (Chinese has no spaces); use --level char")
+    if config.level is not None:
+        return config.level
+    return "char" if builtin in CHAR_CORPORA else "word"
 
 
 def tokenizer_name(config: LMDataConfig) -> str:
@@ -141,9 +148,7 @@ def load_corpus(config: LMDataConfig) -> dict[str, list[str]]:
             raise TaskError("wikitext2 is a word-level corpus; use --level word")
         return wikitext2(where)
     if name == "tiny_shakespeare":
-        return tiny_shakespeare(
-            where, level="char" if config.level == "char" else "word", valid_fraction=0.1
-        )
+        return tiny_shakespeare(where, level=level, valid_fraction=0.1)  # type: ignore[arg-type]
     if name == "jaychou":
         return jay_chou_lyrics(where, valid_fraction=0.0)
     raise TaskError("choose a --dataset or give your own --train-file")

@@ -19,7 +19,7 @@ from torch import nn
 from rnnkit.config import Config
 
 OptimizerName = Literal["adam", "adamw", "sgd"]
-SchedulerName = Literal["none", "plateau", "onecycle", "cosine", "linear"]
+SchedulerName = Literal["none", "plateau", "onecycle", "cosine", "linear", "step"]
 AmpMode = Literal["off", "bf16", "fp16"]
 MonitorMode = Literal["min", "max"]
 
@@ -45,13 +45,17 @@ class TrainerConfig(Config):
     clip_value: float | None = None
     """Also clip every gradient element to [-clip_value, clip_value]; None disables."""
     scheduler: SchedulerName = "none"
-    """LR schedule: "none", "plateau", "onecycle", "cosine" or "linear" (both with warmup)."""
+    """LR schedule: "none", "plateau", "onecycle", "cosine"/"linear" (with warmup) or "step"."""
     warmup_steps: int = 0
     """Linear warmup length in optimizer steps for "cosine"/"linear" (exclusive with fraction)."""
     warmup_fraction: float | None = None
     """Warmup as a fraction of all steps (cosine/linear; onecycle's rising phase: None = 0.3)."""
     min_lr_ratio: float = 0.0
     """Final LR of "cosine"/"linear" as a fraction of ``lr``."""
+    decay_start: int = 0
+    """"step": epochs at the full LR before the decay starts (Zaremba et al. small: 4)."""
+    decay_factor: float = 0.5
+    """"step": multiply the LR by this once per epoch after ``decay_start`` epochs."""
     plateau_factor: float = 0.5
     """"plateau": multiply the LR by this when the monitored metric stops improving."""
     plateau_patience: int = 2
@@ -79,13 +83,17 @@ class TrainerConfig(Config):
         _non_negative(self, "momentum", "weight_decay", "warmup_steps", "min_lr_ratio")
         _positive(self, "grad_clip", "clip_value", "plateau_patience", "checkpoint_every")
         _positive(self, "max_steps_per_epoch")
-        _non_negative(self, "patience")
+        _non_negative(self, "patience", "decay_start")
         if self.warmup_fraction is not None and not 0 <= self.warmup_fraction < 1:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         if self.warmup_steps and self.warmup_fraction:
             raise ValueError("set warmup_steps or warmup_fraction, not both")
         if self.scheduler == "onecycle" and self.warmup_steps:
             raise ValueError('scheduler "onecycle" takes warmup_fraction, not warmup_steps')
+        if self.scheduler == "step" and (self.warmup_steps or self.warmup_fraction):
+            raise ValueError('scheduler "step" has no warmup; unset warmup_steps/warmup_fraction')
+        if not 0 < self.decay_factor <= 1:
+            raise ValueError(f"decay_factor must be in (0, 1], got {self.decay_factor}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         if not 0 < self.plateau_factor < 1:

@@ -1,9 +1,11 @@
-"""Learning-rate schedules: warmup + cosine/linear decay, one-cycle, reduce-on-plateau.
+"""Learning-rate schedules: warmup + cosine/linear decay, one-cycle, reduce-on-plateau, and
+step decay per epoch.
 
 ``build_scheduler`` maps ``TrainerConfig.scheduler`` (a Literal name) to a torch scheduler.
-Per-step schedules ("onecycle", "cosine", "linear") are stepped after every optimizer step;
-"plateau" is stepped at each epoch end with the monitored metric (see
-:func:`scheduler_interval`).
+Per-step schedules ("onecycle", "cosine", "linear", "step") are stepped after every optimizer
+step; "plateau" is stepped at each epoch end with the monitored metric (see
+:func:`scheduler_interval`). "step" changes the LR only at epoch boundaries: it counts epochs as
+``steps_per_epoch`` optimizer steps each, so it needs no metric and resumes exactly mid-epoch.
 """
 
 from __future__ import annotations
@@ -44,6 +46,41 @@ def warmup_linear(
     return LambdaLR(optimizer, _warmup_decay(total_steps, warmup_steps, min_lr_ratio, "linear"))
 
 
+def step_decay(
+    optimizer: Optimizer, steps_per_epoch: int, decay_start: int, decay_factor: float
+) -> LambdaLR:
+    """Full LR for ``decay_start`` epochs, then ``decay_factor`` times less every epoch.
+
+    The LR of (1-based) epoch ``e`` is ``lr * decay_factor ** max(0, e - decay_start)``: with
+    ``decay_start=4, decay_factor=0.5`` (Zaremba et al. 2014, "small") epochs 1-4 run at
+    ``lr``, epoch 5 at ``lr / 2``, epoch 6 at ``lr / 4``, ... Epochs are counted as
+    ``steps_per_epoch`` steps each, so the LR needs no hook at the epoch end and resumes
+    mid-epoch from the scheduler state alone; data whose epochs differ in length (an LM stream
+    with a random offset can gain or lose one window) moves a boundary by that many steps.
+
+    Args:
+        optimizer: the optimizer whose LRs are scheduled (their current LRs are the starts).
+        steps_per_epoch: optimizer steps per epoch (the schedule counts epochs in steps).
+        decay_start: epochs at the full LR.
+        decay_factor: multiplier applied once per epoch after that, in (0, 1].
+
+    Returns:
+        A LambdaLR stepped once per optimizer step.
+    """
+    if steps_per_epoch < 1:
+        raise ValueError(f"step_decay needs steps_per_epoch >= 1, got {steps_per_epoch}")
+    if decay_start < 0:
+        raise ValueError(f"decay_start must be non-negative, got {decay_start}")
+    if not 0 < decay_factor <= 1:
+        raise ValueError(f"decay_factor must be in (0, 1], got {decay_factor}")
+
+    def factor(step: int) -> float:
+        epoch = step // steps_per_epoch + 1  # the 1-based epoch this step belongs to
+        return decay_factor ** max(0, epoch - decay_start)
+
+    return LambdaLR(optimizer, factor)
+
+
 def _warmup_decay(total: int, warmup: int, floor: float, shape: str) -> Any:
     if total < 1:
         raise ValueError(f"a schedule needs at least one step, got total_steps={total}")
@@ -66,7 +103,8 @@ def build_scheduler(
     """The scheduler named by ``config.scheduler``.
 
     Args:
-        config: the trainer config (``scheduler``, ``epochs``, ``lr``, warmup and plateau fields).
+        config: the trainer config (``scheduler``, ``epochs``, ``lr``, warmup, plateau and
+            step-decay fields).
         optimizer: the optimizer to schedule.
         steps_per_epoch: optimizer steps per epoch (``len(train_data)``, or
             ``max_steps_per_epoch`` when that is smaller).
@@ -90,6 +128,8 @@ def build_scheduler(
         raise ValueError(
             f"scheduler {config.scheduler!r} needs steps_per_epoch >= 1, got {steps_per_epoch}"
         )
+    if config.scheduler == "step":
+        return step_decay(optimizer, steps_per_epoch, config.decay_start, config.decay_factor)
     if config.scheduler == "onecycle":
         pct_start = config.warmup_fraction if config.warmup_fraction else 0.3
         defaults = optimizer.defaults

@@ -7,6 +7,7 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.tasks import lm
+from rnnkit.tasks.common import TaskError
 
 SMALL = [
     "--embedding-size",
@@ -168,3 +169,47 @@ def test_character_level_chinese(tmp_path):
     )
     text = lm.generate(out, "窗外", max_tokens=5, greedy=True)
     assert text.startswith("窗外") and len(text) == 7
+
+
+def test_character_corpora_default_to_characters():
+    assert lm.level_of(lm.LMDataConfig(dataset="tiny_shakespeare")) == "char"
+    assert lm.level_of(lm.LMDataConfig(dataset="jaychou")) == "char"
+    assert lm.level_of(lm.LMDataConfig(dataset="tiny_shakespeare", level="word")) == "word"
+    assert lm.level_of(lm.LMDataConfig(dataset="ptb")) == "word"
+    assert lm.level_of(lm.LMDataConfig(dataset="jaychou", train_file="mine.txt")) == "word"
+    with pytest.raises(TaskError, match="jaychou is a character corpus"):
+        lm.level_of(lm.LMDataConfig(dataset="jaychou", level="word"))
+
+
+def test_step_decay_halves_the_lr_every_epoch_after_decay_start(tmp_path, corpus):
+    flags = ["--optimizer", "sgd", "--momentum", "0", "--scheduler", "step"]
+    out = _train(tmp_path, corpus, *flags, "--decay-start", "1", "--epochs", "3")
+    lrs = [json.loads(line)["lr"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    # each epoch logs the LR the next step will use: epoch e + 1 runs at 0.01 * 0.5 ** e
+    assert lrs == pytest.approx([0.005, 0.0025, 0.00125])
+
+
+ZAREMBA_SMALL = [
+    *("--cell", "lstm", "--embedding-size", "200", "--hidden-size", "200", "--num-layers", "2"),
+    *("--batch-size", "20", "--seq-len", "20", "--eval-batch-size", "1"),
+    *("--optimizer", "sgd", "--momentum", "0", "--lr", "20", "--grad-clip", "0.25"),
+    *("--scheduler", "step", "--decay-start", "4", "--decay-factor", "0.5", "--epochs", "13"),
+    *("--init-range", "0.1"),
+]
+"""The documented Penn Treebank command (Zaremba et al. 2014, "small"; benchmarks/ptb.py)."""
+
+
+@pytest.mark.shared_data
+def test_the_penn_treebank_command_runs(tmp_path, capsys, shared_data):
+    data = shared_data
+    out = tmp_path / "ptb"
+    argv = ["train", "lm", "--dataset", "ptb", "--data-dir", str(data / "ptb"), *ZAREMBA_SMALL]
+    assert main([*argv, "--out", str(out), "--dry-run"]) == 0
+    saved = json.loads((out / "config.json").read_text())["config"]
+    assert saved["trainer"]["scheduler"] == "step" and saved["trainer"]["decay_start"] == 4
+    assert saved["model"]["init_range"] == 0.1 and saved["data"]["level"] is None
+    _, vocab, model = lm.load(out)
+    assert len(vocab) == 10_001  # Mikolov's 10k words (with <unk> and <eos>) + <pad>
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--split", "test", "--dry-run"]) == 0
+    assert "perplexity:" in capsys.readouterr().out

@@ -8,7 +8,7 @@ from torch import nn
 from torch.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
 
 from rnnkit.train import TrainerConfig, build_scheduler, warmup_cosine, warmup_linear
-from rnnkit.train.schedules import scheduler_interval
+from rnnkit.train.schedules import scheduler_interval, step_decay
 
 
 def _lrs(scheduler, optimizer, steps):
@@ -38,7 +38,7 @@ def test_warmup_linear_by_hand():
     assert lrs == pytest.approx([1.0, 1.0, 0.8, 0.6, 0.4, 0.2])
 
 
-@pytest.mark.parametrize("name", ["none", "plateau", "onecycle", "cosine", "linear"])
+@pytest.mark.parametrize("name", ["none", "plateau", "onecycle", "cosine", "linear", "step"])
 def test_every_scheduler_name_builds(name):
     opt = _optimizer(0.1)
     scheduler = build_scheduler(
@@ -83,3 +83,46 @@ def test_plateau_cuts_the_lr_when_the_metric_stalls():
     for value in [1.0, 0.9, 0.95, 0.97]:
         plateau.step(value)
     assert opt.param_groups[0]["lr"] == 0.5
+
+
+def test_step_decay_is_zaremba_small_by_hand():
+    # lr 1 for epochs 1-4, then halved every epoch: epoch e runs at 0.5 ** max(0, e - 4)
+    opt = _optimizer(1.0)
+    config = TrainerConfig(scheduler="step", epochs=13, decay_start=4, decay_factor=0.5)
+    lrs = _lrs(build_scheduler(config, opt, steps_per_epoch=3), opt, 13 * 3)
+    expected = [0.5 ** max(0, epoch - 4) for epoch in range(1, 14) for _ in range(3)]
+    assert lrs == pytest.approx(expected)
+    assert lrs[4 * 3 - 1] == 1.0 and lrs[4 * 3] == 0.5  # the cut falls on the epoch boundary
+
+
+def test_step_decay_from_the_first_epoch_and_in_dry_runs():
+    opt = _optimizer(2.0)
+    assert _lrs(step_decay(opt, steps_per_epoch=2, decay_start=0, decay_factor=0.1), opt, 4) == (
+        pytest.approx([0.2, 0.2, 0.02, 0.02])
+    )
+    opt = _optimizer(1.0)  # --dry-run: one step per epoch
+    config = TrainerConfig(scheduler="step", epochs=3, decay_start=1, max_steps_per_epoch=1)
+    assert _lrs(build_scheduler(config, opt, 500), opt, 3) == pytest.approx([1.0, 0.5, 0.25])
+
+
+def test_step_decay_resumes_mid_epoch_exactly():
+    opt = _optimizer(1.0)
+    config = TrainerConfig(scheduler="step", decay_start=1, decay_factor=0.5)
+    first = build_scheduler(config, opt, steps_per_epoch=4)
+    uninterrupted = _lrs(first, opt, 10)
+    opt = _optimizer(1.0)
+    before = build_scheduler(config, opt, steps_per_epoch=4)
+    _lrs(before, opt, 6)
+    saved_sched, saved_opt = before.state_dict(), opt.state_dict()
+    opt = _optimizer(1.0)
+    after = build_scheduler(config, opt, steps_per_epoch=4)
+    opt.load_state_dict(saved_opt)
+    after.load_state_dict(saved_sched)
+    assert _lrs(after, opt, 4) == pytest.approx(uninterrupted[6:])
+
+
+def test_step_decay_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="steps_per_epoch >= 1, got 0"):
+        step_decay(_optimizer(), 0, 4, 0.5)
+    with pytest.raises(ValueError, match=r"decay_factor must be in \(0, 1\], got 1.5"):
+        step_decay(_optimizer(), 10, 4, 1.5)
