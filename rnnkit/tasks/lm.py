@@ -27,6 +27,7 @@ from rnnkit.data import (
 from rnnkit.models import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.common import Run, Take, TaskError, fit, open_run, read_lines, start_run
 from rnnkit.train import Accuracy, Perplexity, StepOutput, Trainer, TrainerConfig, evaluate
+from rnnkit.train.distributed import current_env
 
 TASK = "lm"
 Dataset = Literal["human_numbers", "ptb", "wikitext2", "tiny_shakespeare", "jaychou"]
@@ -161,7 +162,13 @@ def encode(tokens: list[str], vocab: Vocab) -> Tensor:
 def streams(
     config: LMDataConfig, corpus: dict[str, list[str]], vocab: Vocab, seed: int
 ) -> dict[str, LMStream]:
-    """Batches of each split: the training split as configured, the others consecutive."""
+    """Batches of each split: the training split as configured, the others consecutive.
+
+    Under distributed data parallel each process reads its own rows of every batch (metrics are
+    summed across processes), so a batch of ``batch_size`` rows is shared by all of them.
+    """
+    env = current_env()
+    shard = {"rank": env.rank, "world_size": env.world_size}
     out = {
         "train": LMStream(
             encode(corpus["train"], vocab),
@@ -171,12 +178,13 @@ def streams(
             seed=seed,
             variable_bptt=config.variable_bptt,
             random_offset=config.sampling == "consecutive",
+            **shard,
         )
     }
     for split in ("valid", "test"):
         if corpus.get(split):  # jaychou has no validation text, as in the source
             out[split] = LMStream(
-                encode(corpus[split], vocab), config.eval_batch_size, config.seq_len
+                encode(corpus[split], vocab), config.eval_batch_size, config.seq_len, **shard
             )
     return out
 

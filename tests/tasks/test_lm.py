@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rnnkit.cli import main
+from rnnkit.data import Vocab
 from rnnkit.tasks import lm
 from rnnkit.tasks.common import TaskError
 
@@ -213,3 +214,19 @@ def test_the_penn_treebank_command_runs(tmp_path, capsys, shared_data):
     capsys.readouterr()
     assert main(["evaluate", str(out), "--split", "test", "--dry-run"]) == 0
     assert "perplexity:" in capsys.readouterr().out
+
+
+def test_each_distributed_process_reads_its_own_rows_of_every_batch(monkeypatch):
+    config = lm.LMDataConfig(batch_size=4, eval_batch_size=2, seq_len=3)
+    corpus = {"train": [str(i % 7) for i in range(120)], "valid": [str(i % 7) for i in range(40)]}
+    vocab = Vocab.build([corpus["train"]])
+    whole = lm.streams(config, corpus, vocab, seed=0)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    shards = []
+    for rank in (0, 1):
+        monkeypatch.setenv("RANK", str(rank))
+        shards.append(lm.streams(config, corpus, vocab, seed=0))
+    for split in ("train", "valid"):
+        for full, *parts in zip(whole[split], shards[0][split], shards[1][split], strict=True):
+            assert torch.equal(parts[0]["x"], full["x"][0::2])
+            assert torch.equal(parts[1]["x"], full["x"][1::2])
