@@ -31,7 +31,7 @@ import json
 import textwrap
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -80,6 +80,38 @@ class Config:
     def replace(self: C, **changes: Any) -> C:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def check_positive(config: Any, *names: str) -> None:
+    """Raise ValueError unless each named field is None or > 0."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+
+
+def check_non_negative(config: Any, *names: str) -> None:
+    """Raise ValueError unless each named field is None or >= 0."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must be non-negative, got {value}")
+
+
+def check_probability(config: Any, *names: str) -> None:
+    """Raise ValueError unless each named field (a dropout rate, say) is in [0, 1)."""
+    for name in names:
+        value = getattr(config, name)
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {value}")
+
+
+def check_choice(config: Any, name: str, choices: Sequence[str]) -> None:
+    """Raise ValueError unless the named field is one of ``choices`` (known only at run time,
+    such as the registered cells; fixed choices are ``Literal`` fields, checked by type)."""
+    value = getattr(config, name)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
 def check_type(name: str, value: Any, hint: Any) -> None:

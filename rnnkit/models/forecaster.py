@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from rnnkit.cells import available_cells, create_cell
 from rnnkit.cells.base import State
-from rnnkit.config import Config
+from rnnkit.config import Config, check_choice, check_positive, check_probability
 from rnnkit.layers import BACKENDS, Recurrent
 
 Decoder = Literal["direct", "autoregressive"]
@@ -57,17 +57,10 @@ class ForecasterConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.cell not in available_cells():
-            raise ValueError(
-                f"cell must be one of {', '.join(available_cells())}; got {self.cell!r}"
-            )
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
-        for name in ("hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_choice(self, "cell", available_cells())
+        check_choice(self, "backend", BACKENDS)
+        check_positive(self, "hidden_size", "num_layers")
+        check_probability(self, "dropout")
 
 
 class RevIN(nn.Module):

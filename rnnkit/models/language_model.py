@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.cells import available_cells
-from rnnkit.config import Config
+from rnnkit.config import Config, check_choice, check_positive, check_probability
 from rnnkit.decoding import next_token
 from rnnkit.layers import BACKENDS, Recurrent
 from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout, WeightDrop
@@ -50,18 +50,10 @@ class LanguageModelConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.cell not in available_cells():
-            raise ValueError(
-                f"cell must be one of {', '.join(available_cells())}; got {self.cell!r}"
-            )
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
-        for name in ("embedding_size", "hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("dropout", "input_dropout", "embed_dropout", "weight_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        check_choice(self, "cell", available_cells())
+        check_choice(self, "backend", BACKENDS)
+        check_positive(self, "embedding_size", "hidden_size", "num_layers")
+        check_probability(self, "dropout", "input_dropout", "embed_dropout", "weight_dropout")
 
 
 class LanguageModel(nn.Module):

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from rnnkit.config import Config
+from rnnkit.config import Config, check_non_negative, check_positive
 
 OptimizerName = Literal["adam", "adamw", "sgd"]
 SchedulerName = Literal["none", "plateau", "onecycle", "cosine", "linear", "step"]
@@ -79,11 +79,11 @@ class TrainerConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self, "epochs", "lr")
-        _non_negative(self, "momentum", "weight_decay", "warmup_steps", "min_lr_ratio")
-        _positive(self, "grad_clip", "clip_value", "plateau_patience", "checkpoint_every")
-        _positive(self, "max_steps_per_epoch")
-        _non_negative(self, "patience", "decay_start")
+        check_positive(self, "epochs", "lr")
+        check_non_negative(self, "momentum", "weight_decay", "warmup_steps", "min_lr_ratio")
+        check_positive(self, "grad_clip", "clip_value", "plateau_patience", "checkpoint_every")
+        check_positive(self, "max_steps_per_epoch")
+        check_non_negative(self, "patience", "decay_start")
         if self.warmup_fraction is not None and not 0 <= self.warmup_fraction < 1:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         if self.warmup_steps and self.warmup_fraction:
@@ -110,20 +110,6 @@ class TrainerConfig(Config):
         names = ("device", "grad_clip", "clip_value", "amp", "seed", "max_steps_per_epoch")
         names += ("checkpoint_every", "monitor", "monitor_mode")
         return {name: getattr(self, name) for name in names}
-
-
-def _positive(config: TrainerConfig, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name)
-        if value is not None and value <= 0:
-            raise ValueError(f"{name} must be positive, got {value}")
-
-
-def _non_negative(config: TrainerConfig, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name)
-        if value is not None and value < 0:
-            raise ValueError(f"{name} must be non-negative, got {value}")
 
 
 def build_optimizer(config: TrainerConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
