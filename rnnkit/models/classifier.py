@@ -1,0 +1,273 @@
+"""A recurrent sequence classifier: embedding -> Recurrent -> pooling over real steps -> dropout ->
+linear over the classes.
+
+Every part is a module passed in (:class:`SequenceClassifier` composes them;
+:meth:`SequenceClassifier.from_config` builds the usual ones). Pooling reads only the real steps
+of each sequence:
+
+* ``last``: the final state of each direction of the top layer, concatenated. For a backward
+  direction that is its state after reading the whole sequence; its *output* at the last real
+  step has read one token only, which is why ``last`` is not the output at the last step.
+* ``mean`` / ``max``: :func:`rnnkit.pool` over the real steps of the top layer's outputs.
+* ``attention``: :class:`rnnkit.layers.attention.AttentionPool`, a learned query whose weights
+  are exactly zero on padding (word-level attention of Yang et al., "Hierarchical Attention
+  Networks for Document Classification", NAACL 2016).
+
+The head has one logit per class and is trained with softmax cross-entropy, binary tasks
+included. A two-way softmax is the sigmoid of the difference of its two logits, so one logit
+with BCE is the same model family with the same optimum; C logits for every C keep one
+objective, one set of metrics (accuracy, macro-F1, confusion matrix) and one ``--top-k`` for all
+tasks, for ``pooled_size + 1`` extra weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.cells import available_cells
+from rnnkit.cells.base import State
+from rnnkit.config import Config, check_choice, check_positive, check_probability
+from rnnkit.layers import BACKENDS, Recurrent
+from rnnkit.layers.attention import AttentionPool
+from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnkit.sequences import pad, pool
+
+Pooling = Literal["last", "mean", "max", "attention"]
+POOLINGS: tuple[str, ...] = get_args(Pooling)
+
+
+@dataclass
+class ClassifierConfig(Config):
+    """Architecture of a :class:`SequenceClassifier`."""
+
+    cell: str = "lstm"
+    """Recurrent cell (see `rnnkit bench` or rnnkit.available_cells())."""
+    embedding_size: int = 128
+    """Features of each token embedding (must match the file's when --vectors is given)."""
+    hidden_size: int = field(default=128, metadata={"aliases": ("--hidden",)})
+    """Features of each direction's recurrent state."""
+    num_layers: int = 1
+    """Stacked recurrent layers."""
+    bidirectional: bool = True
+    """Read each text both ways (the pooled features then have 2 x hidden_size values)."""
+    pooling: Pooling = "max"
+    """How the steps become one vector: last (final states), mean, max, or attention."""
+    dropout: float = 0.5
+    """Dropout on the pooled features, before the linear head."""
+    rnn_dropout: float = 0.0
+    """Dropout between stacked recurrent layers (used when num_layers > 1)."""
+    input_dropout: float = 0.0
+    """Locked (variational) dropout on the embeddings: the same features dropped at every step."""
+    embed_dropout: float = 0.0
+    """Drop whole word types from the embedding table (AWD-LSTM's embedding dropout)."""
+    freeze_embeddings: bool = False
+    """Keep the embedding table fixed during training (for pretrained --vectors)."""
+    backend: str = "auto"
+    """Recurrent backend: auto, fused, loop or scan."""
+    deterministic: bool = False
+    """Bit-identical results run to run, also on GPUs (see rnnkit.Recurrent)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(self, "cell", available_cells())
+        check_choice(self, "backend", BACKENDS)
+        check_positive(self, "embedding_size", "hidden_size", "num_layers")
+        check_probability(self, "dropout", "rnn_dropout", "input_dropout", "embed_dropout")
+
+    @property
+    def pooled_size(self) -> int:
+        """Features of the pooled vector: hidden_size x directions (any pooling)."""
+        return self.hidden_size * (2 if self.bidirectional else 1)
+
+
+# ---------------------------------------------------------------- pooling
+
+
+class FinalStatePool(nn.Module):
+    """``last`` pooling: the top layer's final state of each direction, ``[forward, backward]``.
+
+    Args:
+        num_directions: 1 or 2, as in the encoder.
+    """
+
+    def __init__(self, num_directions: int) -> None:
+        super().__init__()
+        self.num_directions = num_directions
+
+    def forward(self, out: Tensor, lengths: Tensor | None, state: State) -> Tensor:
+        """``state`` in torch.nn's layout ``(layers * directions, B, H)`` -> ``(B, D * H)``."""
+        h = state[0] if isinstance(state, tuple) else state  # LSTM-like cells: (h, c)
+        return h[-self.num_directions :].transpose(0, 1).flatten(1)
+
+    def extra_repr(self) -> str:
+        return f"num_directions={self.num_directions}"
+
+
+class StepPool(nn.Module):
+    """``mean`` or ``max`` over the real steps of the outputs (:func:`rnnkit.pool`).
+
+    Args:
+        mode: ``"mean"`` or ``"max"``.
+    """
+
+    def __init__(self, mode: Literal["mean", "max"]) -> None:
+        super().__init__()
+        if mode not in ("mean", "max"):
+            raise ValueError(f"StepPool mode must be 'mean' or 'max'; got {mode!r}")
+        self.mode = mode
+
+    def forward(self, out: Tensor, lengths: Tensor | None, state: State) -> Tensor:
+        """``out`` ``(B, T, F)`` -> ``(B, F)``."""
+        return pool(out, lengths, self.mode)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+
+class AttentionStepPool(nn.Module):
+    """``attention`` pooling: a learned query attends over the real steps of the outputs.
+
+    Args:
+        size: features of each output step.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.attention = AttentionPool(size)
+
+    def forward(self, out: Tensor, lengths: Tensor | None, state: State) -> Tensor:
+        """``out`` ``(B, T, F)`` -> ``(B, F)``."""
+        return self.attention(out, lengths)
+
+
+def make_pooling(mode: str, num_directions: int, size: int) -> nn.Module:
+    """The pooling module for a :data:`Pooling` name."""
+    if mode == "last":
+        return FinalStatePool(num_directions)
+    if mode in ("mean", "max"):
+        return StepPool(mode)  # type: ignore[arg-type]
+    if mode == "attention":
+        return AttentionStepPool(size)
+    raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {mode!r}")
+
+
+# ---------------------------------------------------------------- the model
+
+
+class SequenceClassifier(nn.Module):
+    """One label per sequence.
+
+    Args:
+        embedding: token ids ``(B, T)`` -> ``(B, T, E)``.
+        encoder: ``encoder(x, lengths=None) -> (out (B, T, F), state)``, e.g. a Recurrent.
+        pooling: ``pooling(out, lengths, state) -> (B, P)``.
+        head: ``(B, P) -> (B, C)`` logits.
+        input_dropout: locked dropout on the embeddings.
+        dropout: dropout on the pooled features.
+    """
+
+    def __init__(
+        self,
+        embedding: nn.Module,
+        encoder: nn.Module,
+        pooling: nn.Module,
+        head: nn.Module,
+        input_dropout: float = 0.0,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.input_dropout = LockedDropout(input_dropout)
+        self.encoder = encoder
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.head = head
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ClassifierConfig,
+        vocab_size: int,
+        num_classes: int,
+        vectors: Tensor | None = None,
+    ) -> SequenceClassifier:
+        """Build the parts a config describes.
+
+        Args:
+            config: the architecture.
+            vocab_size: rows of the embedding table (id 0 is padding).
+            num_classes: logits of the head (at least 2).
+            vectors: ``(vocab_size, embedding_size)`` initial embeddings (e.g. GloVe through
+                :func:`rnnkit.data.load_vectors`), or None for a random table.
+        """
+        if num_classes < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
+        if vectors is not None and tuple(vectors.shape) != (vocab_size, config.embedding_size):
+            raise ValueError(
+                f"vectors must be (vocab_size, embedding_size) = "
+                f"{(vocab_size, config.embedding_size)}, got {tuple(vectors.shape)}"
+            )
+        table = nn.Embedding(vocab_size, config.embedding_size, padding_idx=0)
+        if vectors is not None:
+            table.weight.data.copy_(vectors)
+        table.weight.requires_grad_(not config.freeze_embeddings)
+        embedding: nn.Module = table
+        if config.embed_dropout:
+            embedding = EmbeddingDropout(table, config.embed_dropout)
+        encoder = Recurrent(
+            config.cell,
+            config.embedding_size,
+            config.hidden_size,
+            config.num_layers,
+            bidirectional=config.bidirectional,
+            dropout=config.rnn_dropout if config.num_layers > 1 else 0.0,
+            backend=config.backend,  # type: ignore[arg-type]
+            deterministic=config.deterministic,
+        )
+        directions = 2 if config.bidirectional else 1
+        pooling = make_pooling(config.pooling, directions, config.pooled_size)
+        head = nn.Linear(config.pooled_size, num_classes)
+        return cls(embedding, encoder, pooling, head, config.input_dropout, config.dropout)
+
+    def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Class logits.
+
+        Args:
+            ids: ``(B, T)`` token ids, padded with 0.
+            lengths: ``(B,)`` true lengths; None reads every step, padding included.
+
+        Returns:
+            ``(B, C)`` logits (``softmax`` gives the class probabilities).
+        """
+        x = self.input_dropout(self.embedding(ids))  # (B, T, E)
+        out, state = self.encoder(x, lengths=lengths)  # (B, T, D * H)
+        return self.head(self.dropout(self.pooling(out, lengths, state)))
+
+    @torch.no_grad()
+    def probabilities(self, sequences: Sequence[Tensor], batch_size: int = 256) -> Tensor:
+        """Class probabilities of id sequences, in eval mode, batched by length.
+
+        Args:
+            sequences: ``N`` 1-D id tensors (each at least one token).
+            batch_size: sequences per forward pass; the result does not depend on it beyond
+                floating-point rounding.
+
+        Returns:
+            ``(N, C)`` probabilities in the order of ``sequences``.
+        """
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        out = torch.empty(len(sequences), self.head.out_features)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            ids, lengths = pad([sequences[i] for i in chunk])
+            out[chunk] = torch.softmax(self(ids.to(device), lengths).float(), dim=-1).cpu()
+        self.train(was_training)
+        return out
