@@ -96,10 +96,11 @@ def run_fused(
     """torch.nn's kernel for a whole stack; states are ``(num_layers * directions, B, H)``.
 
     Ragged batches are packed on GPUs, where cuDNN runs packed sequences well. On the CPU,
-    PyTorch's packed path steps one time step at a time without hoisting the input projection
-    (several times slower than a padded batch), so unidirectional stacks run instead as a few
-    padded segments, one per distinct length: rows are sorted, so each segment runs the rows
-    still going, with the states carried over - exact, and only real steps are computed.
+    the backward pass of PyTorch's packed path is several times slower than a padded batch's,
+    so unidirectional stacks that need gradients run instead as a few padded segments, one per
+    distinct length: rows are sorted, so each segment runs the rows still going, with the
+    states carried over - exact, and only real steps are computed. Without gradients the packed
+    path is the faster of the two (fewer kernel calls), so inference packs on the CPU too.
     """
     kernel = _KERNELS[mode]
     flags = (has_bias, num_layers, dropout, training, bidirectional)
@@ -117,7 +118,10 @@ def run_fused(
 
     if lengths is None:
         return call(x, state)
-    if x.device.type != "cpu" or bidirectional:
+    needs_grad = torch.is_grad_enabled() and (
+        x.requires_grad or any(w.requires_grad for w in weights)
+    )
+    if x.device.type != "cpu" or bidirectional or not needs_grad:
         packed = pack_padded_sequence(x, lengths, enforce_sorted=True)
         data, final = call(packed.data, state, packed.batch_sizes)
         return pad_packed_sequence(

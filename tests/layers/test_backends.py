@@ -24,12 +24,14 @@ def _setup(cell, bidirectional):
     return layer, weights, x, lengths, state
 
 
+@pytest.mark.parametrize("needs_grad", [False, True])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
-def test_kernel_paths_equal_the_step_loop(cell, bidirectional):
-    """Ragged batches through torch.nn's kernels: unidirectional stacks run as one call per
-    distinct length (the CPU path), bidirectional ones packed (the GPU path, forced here)."""
+def test_kernel_paths_equal_the_step_loop(cell, bidirectional, needs_grad):
+    """Ragged batches through torch.nn's kernels: on the CPU, unidirectional stacks that need
+    gradients run as one call per distinct length; the rest are packed (as on GPUs)."""
     layer, weights, x, lengths, state = _setup(cell, bidirectional)
+    x.requires_grad_(needs_grad)
     out, final = backends.run_fused(
         layer.cell().fused_mode, weights, x, lengths, state, bidirectional=bidirectional, **KW
     )
@@ -38,3 +40,7 @@ def test_kernel_paths_equal_the_step_loop(cell, bidirectional):
     torch.testing.assert_close(out, ref_out)
     for a, b in zip(final, ref_final, strict=True):
         torch.testing.assert_close(a, b)
+    if needs_grad:
+        (grad,) = torch.autograd.grad(out.sum() + sum(f.sum() for f in final), x)
+        (ref_grad,) = torch.autograd.grad(ref_out.sum() + sum(f.sum() for f in ref_final), x)
+        torch.testing.assert_close(grad, ref_grad)
