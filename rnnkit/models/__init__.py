@@ -1,5 +1,6 @@
 """Task models built from layers, each with its typed config and ``from_config``."""
 
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.forecaster import (
     AutoregressiveDecoder,
     DirectHead,
@@ -8,13 +9,18 @@ from rnnkit.models.forecaster import (
     RevIN,
 )
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.tagger import SequenceTagger, TaggerConfig
 
 __all__ = [
     "AutoregressiveDecoder",
+    "ClassifierConfig",
     "DirectHead",
     "Forecaster",
     "ForecasterConfig",
     "LanguageModel",
     "LanguageModelConfig",
     "RevIN",
+    "SequenceClassifier",
+    "SequenceTagger",
+    "TaggerConfig",
 ]
