@@ -102,6 +102,7 @@ def _translate(args: argparse.Namespace) -> int:
         beam=args.beam,
         show_attention=args.show_attention,
         dry_run=args.dry_run,
+        n_best=args.n_best,
     )
     _write_records(records, args.output)
     return 0
@@ -224,6 +225,25 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="PNG", help="forecast: plot the prediction to this file")
     p.add_argument("--dry-run", action="store_true", help="predict the first input only")
     p.set_defaults(run=_predict)
+
+    p = sub.add_parser("translate", help="translate sentences with a trained translation run")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("text", nargs="*", metavar="TEXT", help="source sentences (or use --input)")
+    p.add_argument("--input", metavar="FILE", help="one sentence per line ('-': standard input)")
+    p.add_argument(
+        "--output", metavar="FILE", help="write JSON lines here instead of printing them"
+    )
+    p.add_argument(
+        "--beam", type=int, default=None, help="beam size, 1 for greedy (default: the run's)"
+    )
+    p.add_argument("--n-best", type=int, default=1, help="hypotheses per sentence (default: 1)")
+    p.add_argument(
+        "--show-attention",
+        metavar="PNG",
+        help="plot the attention of each translation to this file (NAME-<i>.png for several)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="translate the first sentence only")
+    p.set_defaults(run=_translate)
 
     p = sub.add_parser("generate", help="generate text with a trained language model")
     p.add_argument("run_dir", metavar="RUN_DIR")

@@ -9,17 +9,21 @@ from rnnkit.models.forecaster import (
     RevIN,
 )
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.seq2seq import ContinuousSeq2Seq, Seq2Seq, Seq2SeqConfig
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
 
 __all__ = [
     "AutoregressiveDecoder",
     "ClassifierConfig",
+    "ContinuousSeq2Seq",
     "DirectHead",
     "Forecaster",
     "ForecasterConfig",
     "LanguageModel",
     "LanguageModelConfig",
     "RevIN",
+    "Seq2Seq",
+    "Seq2SeqConfig",
     "SequenceClassifier",
     "SequenceTagger",
     "TaggerConfig",

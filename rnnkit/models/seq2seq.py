@@ -1,0 +1,428 @@
+"""Encoder-decoder with attention, for token sequences (translation) and feature vectors.
+
+Encoder: embedding -> :class:`~rnnkit.layers.Recurrent` (optionally bidirectional); its final
+states are bridged to the decoder's size (linear + tanh per layer). Decoder: embedding -> the
+same kind of Recurrent stepped one token at a time, with attention over the encoder outputs
+(none, Bahdanau or Luong; see :mod:`rnnkit.models.encoder_decoder` for the parts).
+
+Training feeds the true previous token with probability ``teacher_forcing`` per step and
+sentence, else the model's own prediction. :class:`Seq2Seq` decodes greedily or with beam search
+(:mod:`rnnkit.decoding`); :class:`ContinuousSeq2Seq` swaps the embeddings and the softmax for
+linear maps, for numeric sequences (forecasting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.cells import available_cells
+from rnnkit.config import Config, check_choice, check_positive, check_probability
+from rnnkit.decoding import Hypothesis, beam_search, greedy_decode
+from rnnkit.layers import BACKENDS, Recurrent
+from rnnkit.layers.attention import Attention
+from rnnkit.models.encoder_decoder import (
+    BahdanauDecoder,
+    Bridge,
+    Decoder,
+    DecoderState,
+    Encoder,
+    LuongDecoder,
+)
+
+
+@dataclass
+class Seq2SeqConfig(Config):
+    """Architecture, training behaviour and default decoding of a :class:`Seq2Seq`."""
+
+    cell: str = "gru"
+    """Recurrent cell of the encoder and the decoder (see rnnkit.available_cells())."""
+    embedding_size: int = 256
+    """Features of each source and target token embedding (or projected input vector)."""
+    hidden_size: int = 256
+    """Features of each encoder direction's state."""
+    decoder_hidden_size: int | None = None
+    """Features of the decoder state (None: the encoder output size, hidden_size x directions)."""
+    num_layers: int = 1
+    """Stacked layers of the encoder and of the decoder (bridged layer by layer)."""
+    bidirectional: bool = True
+    """Read the source in both directions."""
+    attention: Literal["none", "bahdanau", "luong"] = "bahdanau"
+    """none; bahdanau: attend with the previous state before the step; luong: after the step."""
+    attention_score: Literal["additive", "dot", "general"] | None = None
+    """Score function (None: additive for bahdanau, general for luong); dot needs equal sizes."""
+    attention_size: int | None = None
+    """Hidden size of the additive score (None: the encoder output size)."""
+    input_feeding: bool = False
+    """luong: feed the previous attentional state h~ into the next step (slower, often better)."""
+    output_hidden_size: int | None = None
+    """A tanh layer of this size before the output layer ("deep output", Bahdanau et al.);
+    cuts the cost of large vocabularies. None: the output layer reads the step features."""
+    tie_embeddings: bool = False
+    """Share the output layer's weights with the target embedding (Press & Wolf, 2017); needs
+    output_hidden_size == embedding_size."""
+    dropout: float = 0.3
+    """Dropout on the embeddings, between layers and before the output layer."""
+    teacher_forcing: float = 1.0
+    """Probability of feeding the true previous token (else the model's own guess) in training."""
+    teacher_forcing_final: float | None = None
+    """Decay teacher_forcing linearly to this value by the last epoch (None: constant)."""
+    label_smoothing: float = 0.1
+    """Label smoothing of the training loss (Szegedy et al., 2016); 0 disables it."""
+    beam_size: int = 5
+    """Default beam size of evaluate/translate (1: greedy)."""
+    length_penalty: float = 1.0
+    """GNMT length normalisation alpha: hypotheses rank by log p / ((5 + |Y|) / 6) ** alpha."""
+    max_length_ratio: float = 1.5
+    """Decode at most max_length_ratio x source length + max_length_offset tokens."""
+    max_length_offset: int = 10
+    """See max_length_ratio."""
+    backend: str = "auto"
+    """Recurrent backend: auto, fused, loop or scan."""
+    deterministic: bool = False
+    """Bit-identical results run to run, also on GPUs (see rnnkit.Recurrent)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(self, "cell", available_cells())
+        check_choice(self, "backend", BACKENDS)
+        check_positive(self, "embedding_size", "hidden_size", "decoder_hidden_size", "num_layers")
+        check_positive(self, "attention_size", "output_hidden_size", "beam_size")
+        if self.tie_embeddings and self.output_hidden_size != self.embedding_size:
+            raise ValueError(
+                f"tie_embeddings needs output_hidden_size == embedding_size "
+                f"({self.embedding_size}), got {self.output_hidden_size}"
+            )
+        check_probability(self, "dropout", "label_smoothing")
+        for name in ("teacher_forcing", "teacher_forcing_final"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if self.length_penalty < 0 or self.max_length_ratio < 0 or self.max_length_offset < 1:
+            raise ValueError(
+                "length_penalty and max_length_ratio must be >= 0 and max_length_offset >= 1, "
+                f"got {self.length_penalty}, {self.max_length_ratio}, {self.max_length_offset}"
+            )
+        if self.attention == "none" and (self.attention_score or self.input_feeding):
+            raise ValueError("attention_score and input_feeding need --attention bahdanau/luong")
+        if self.input_feeding and self.attention != "luong":
+            raise ValueError("input_feeding is a luong option (bahdanau always feeds the context)")
+        if self.score == "dot" and self.decoder_size != self.memory_size:
+            raise ValueError(
+                f"dot attention needs decoder_hidden_size == the encoder output size "
+                f"({self.memory_size}), got {self.decoder_size}; use 'general' or change sizes"
+            )
+
+    @property
+    def memory_size(self) -> int:
+        """Features of each encoder output step."""
+        return self.hidden_size * (2 if self.bidirectional else 1)
+
+    @property
+    def decoder_size(self) -> int:
+        """Features of the decoder state."""
+        return self.decoder_hidden_size or self.memory_size
+
+    @property
+    def score(self) -> str | None:
+        """The attention score function, or None without attention."""
+        if self.attention == "none":
+            return None
+        return self.attention_score or ("additive" if self.attention == "bahdanau" else "general")
+
+    def teacher_forcing_at(self, epoch: int, epochs: int) -> float:
+        """The teacher-forcing ratio of a 0-based epoch out of ``epochs`` (linear decay)."""
+        if self.teacher_forcing_final is None or epochs <= 1:
+            return self.teacher_forcing
+        frac = min(epoch / (epochs - 1), 1.0)
+        return self.teacher_forcing + (self.teacher_forcing_final - self.teacher_forcing) * frac
+
+
+# ---------------------------------------------------------------- models
+
+
+def _head(features: int, out_size: int, config: Seq2SeqConfig) -> nn.Module:
+    """The output layer, with the optional deep-output tanh layer before it."""
+    if config.output_hidden_size is None:
+        return nn.Linear(features, out_size)
+    hidden = config.output_hidden_size
+    return nn.Sequential(nn.Linear(features, hidden), nn.Tanh(), nn.Linear(hidden, out_size))
+
+
+def _build(
+    config: Seq2SeqConfig, src_embed: nn.Module, tgt_embed: nn.Module, out_size: int
+) -> tuple[Encoder, Decoder]:
+    """Encoder and decoder of a config around the given input maps and output size."""
+    E, H, Hd, K, L = (
+        config.embedding_size,
+        config.hidden_size,
+        config.decoder_size,
+        config.memory_size,
+        config.num_layers,
+    )
+    options = dict(
+        dropout=config.dropout if L > 1 else 0.0,
+        backend=config.backend,
+        deterministic=config.deterministic,
+    )
+    enc_rnn = Recurrent(config.cell, E, H, L, bidirectional=config.bidirectional, **options)
+    bridge = Bridge(L, 2 if config.bidirectional else 1, H, Hd, enc_rnn.num_states)
+    encoder = Encoder(src_embed, enc_rnn, bridge, config.dropout)
+    score = config.score
+    attention = Attention(Hd, K, score, config.attention_size) if score else None  # type: ignore[arg-type]
+    decoder: Decoder
+    if config.attention == "bahdanau":
+        rnn = Recurrent(config.cell, E + K, Hd, L, **options)
+        head = _head(Hd + K + E, out_size, config)
+        decoder = BahdanauDecoder(tgt_embed, rnn, head, attention, config.dropout)
+    else:
+        rnn = Recurrent(config.cell, E + (Hd if config.input_feeding else 0), Hd, L, **options)
+        combine = nn.Linear(Hd + K, Hd, bias=False) if attention is not None else None
+        decoder = LuongDecoder(
+            tgt_embed,
+            rnn,
+            _head(Hd, out_size, config),
+            attention,
+            config.dropout,
+            combine,
+            config.input_feeding,
+        )
+    return encoder, decoder
+
+
+class Seq2Seq(nn.Module):
+    """Token sequence -> token sequence: an :class:`Encoder` and a :class:`Decoder`.
+
+    Args:
+        encoder: reads the source ids.
+        decoder: produces logits over the target vocabulary.
+        bos_id: the target ``<bos>`` id (the first decoder input).
+        eos_id: the target ``<eos>`` id (ends a translation).
+    """
+
+    def __init__(self, encoder: Encoder, decoder: Decoder, bos_id: int, eos_id: int) -> None:
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+        self.bos_id, self.eos_id = bos_id, eos_id
+        self._never = torch.tensor([0, bos_id])  # <pad> and <bos> are never generated
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Seq2SeqConfig,
+        src_vocab_size: int,
+        tgt_vocab_size: int,
+        bos_id: int,
+        eos_id: int,
+    ) -> Seq2Seq:
+        """Build the parts a config describes (embeddings with ``padding_idx=0``)."""
+        E = config.embedding_size
+        src_embed = nn.Embedding(src_vocab_size, E, padding_idx=0)
+        tgt_embed = nn.Embedding(tgt_vocab_size, E, padding_idx=0)
+        encoder, decoder = _build(config, src_embed, tgt_embed, tgt_vocab_size)
+        if config.tie_embeddings:  # N(0, 1/E), not N(0, 1): the weights now also make logits
+            nn.init.normal_(tgt_embed.weight, std=E**-0.5)
+            with torch.no_grad():
+                tgt_embed.weight[0].zero_()  # <pad>
+            decoder.head[-1].weight = tgt_embed.weight  # type: ignore[index]
+        return cls(encoder, decoder, bos_id, eos_id)
+
+    def encode(self, src: Tensor, lengths: Tensor | None = None) -> DecoderState:
+        """Read ``src`` ``(B, S)``: the decoder's start state."""
+        memory, state = self.encoder(src, lengths)
+        return self.decoder.start(memory, lengths, state)
+
+    def forward(
+        self,
+        src: Tensor,
+        lengths: Tensor | None,
+        tgt_in: Tensor,
+        teacher_forcing: float = 1.0,
+    ) -> Tensor:
+        """Logits ``(B, T, V)`` for every target step.
+
+        Args:
+            src: ``(B, S)`` source ids (0 = padding).
+            lengths: ``(B,)`` true source lengths, or None.
+            tgt_in: ``(B, T)`` decoder inputs: ``<bos>`` then the target without its last token.
+            teacher_forcing: probability of feeding the true token at each step (training).
+        """
+        ratio = teacher_forcing if self.training else 1.0
+        return self.decoder(tgt_in, self.encode(src, lengths), ratio, _argmax)
+
+    def step(self, tokens: Tensor, s: DecoderState) -> tuple[Tensor, DecoderState, Tensor | None]:
+        """One decoding step: ``(N,)`` ids -> log-probabilities ``(N, V)``, state, weights."""
+        logits, s, weights = self.decoder.step(tokens.to(s.memory.device), s)
+        logits = logits.float().index_fill(-1, self._never.to(logits.device), float("-inf"))
+        return torch.log_softmax(logits, dim=-1), s, weights
+
+    @torch.no_grad()
+    def translate(
+        self,
+        src: Tensor,
+        lengths: Tensor | None = None,
+        beam_size: int = 1,
+        length_penalty: float = 0.0,
+        max_len: int | Tensor = 100,
+        n_best: int = 1,
+    ) -> list[list[Hypothesis]]:
+        """Translate a batch: greedy (``beam_size=1``) or beam search.
+
+        Args:
+            src: ``(B, S)`` source ids.
+            lengths: ``(B,)`` true source lengths, or None.
+            beam_size: hypotheses kept per sentence.
+            length_penalty: GNMT alpha (0: rank by total log-probability).
+            max_len: most tokens per translation, one int or ``(B,)`` per sentence.
+            n_best: hypotheses returned per sentence (at most ``beam_size``).
+
+        Returns:
+            Per sentence, its best hypotheses: target ids without ``<bos>``/``<eos>``, scores,
+            and attention weights ``(len(tokens), S_i)`` cut to the sentence's source length.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            state = self.encode(src, lengths)
+            B = src.shape[0]
+            if beam_size == 1 and n_best == 1:
+                found = [
+                    [h]
+                    for h in greedy_decode(
+                        self.step, state, B, self.bos_id, self.eos_id, max_len, length_penalty
+                    )
+                ]
+            else:
+                found = beam_search(
+                    self.step,
+                    state,
+                    DecoderState.select,
+                    B,
+                    self.bos_id,
+                    self.eos_id,
+                    beam_size,
+                    max_len,
+                    length_penalty,
+                    n_best,
+                )
+        finally:
+            self.train(was_training)
+        true = [src.shape[1]] * B if lengths is None else lengths.tolist()
+        for hyps, n in zip(found, true, strict=True):
+            for h in hyps:
+                if h.attention is not None:
+                    h.attention = h.attention[:, :n]
+        return found
+
+
+def _argmax(logits: Tensor) -> Tensor:
+    return logits.argmax(dim=-1)
+
+
+class ContinuousSeq2Seq(nn.Module):
+    """Feature sequence -> feature sequence, e.g. a forecast of the next ``steps`` values.
+
+    The source ``(B, S, F_in)`` and the decoder inputs ``(B, T, F_out)`` go through linear maps
+    instead of embeddings, and the output layer predicts ``F_out`` features per step. Decoder
+    input ``t`` is the value at step ``t - 1``: the first is a start vector (zeros unless given;
+    e.g. the last observed target values), the rest is the target shifted by one
+    (:meth:`decoder_inputs`). :meth:`generate` feeds each prediction back as the next input.
+
+    Args:
+        encoder: reads ``(B, S, F_in)``.
+        decoder: maps ``(N, F_out)`` inputs to ``(N, F_out)`` predictions.
+        output_size: ``F_out``.
+    """
+
+    def __init__(self, encoder: Encoder, decoder: Decoder, output_size: int) -> None:
+        super().__init__()
+        self.encoder, self.decoder, self.output_size = encoder, decoder, output_size
+
+    @classmethod
+    def from_config(
+        cls, config: Seq2SeqConfig, input_size: int, output_size: int
+    ) -> ContinuousSeq2Seq:
+        """Build the parts a config describes (its decoding fields are unused)."""
+        if config.tie_embeddings:
+            raise ValueError("tie_embeddings applies to token vocabularies, not feature vectors")
+        E = config.embedding_size
+        encoder, decoder = _build(
+            config, nn.Linear(input_size, E), nn.Linear(output_size, E), output_size
+        )
+        return cls(encoder, decoder, output_size)
+
+    @staticmethod
+    def decoder_inputs(target: Tensor, start: Tensor | None = None) -> Tensor:
+        """``[start, target[:, :-1]]``: teacher-forced inputs ``(B, T, F_out)`` for ``target``."""
+        first = target.new_zeros(target[:, :1].shape) if start is None else start[:, None]
+        return torch.cat([first, target[:, :-1]], dim=1)
+
+    def forward(
+        self,
+        src: Tensor,
+        tgt_in: Tensor,
+        lengths: Tensor | None = None,
+        teacher_forcing: float = 1.0,
+    ) -> Tensor:
+        """Predictions ``(B, T, F_out)``.
+
+        Args:
+            src: ``(B, S, F_in)`` observed history.
+            tgt_in: ``(B, T, F_out)`` decoder inputs, e.g. :meth:`decoder_inputs` of the target.
+            lengths: ``(B,)`` true history lengths, or None.
+            teacher_forcing: probability of feeding ``tgt_in[:, t]`` rather than the previous
+                prediction (training only).
+        """
+        memory, state = self.encoder(src, lengths)
+        s = self.decoder.start(memory, lengths, state)
+        ratio = teacher_forcing if self.training else 1.0
+        return self.decoder(tgt_in, s, ratio, feedback=lambda out: out)
+
+    def generate(
+        self,
+        src: Tensor,
+        steps: int,
+        start: Tensor | None = None,
+        lengths: Tensor | None = None,
+        return_attention: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor | None]:
+        """Predict ``steps`` steps autoregressively: ``(B, steps, F_out)``.
+
+        Args:
+            src: ``(B, S, F_in)`` observed history.
+            steps: how many steps to predict.
+            start: ``(B, F_out)`` first decoder input (the one used in training; default zeros).
+            lengths: ``(B,)`` true history lengths, or None.
+            return_attention: also return the weights ``(B, steps, S)`` (None without attention).
+
+        Gradients flow through the fed-back predictions unless called under ``torch.no_grad()``
+        (free-running training); call ``eval()`` first for forecasts without dropout.
+        """
+        memory, state = self.encoder(src, lengths)
+        s = self.decoder.start(memory, lengths, state)
+        current = src.new_zeros(src.shape[0], self.output_size) if start is None else start
+        outputs, weights = [], []
+        for _ in range(steps):
+            current, s, w = self.decoder.step(current, s)
+            outputs.append(current)
+            weights.append(w)
+        out = torch.stack(outputs, dim=1)
+        if not return_attention:
+            return out
+        return out, (torch.stack(weights, dim=1) if weights[0] is not None else None)
+
+
+__all__ = [
+    "BahdanauDecoder",
+    "Bridge",
+    "ContinuousSeq2Seq",
+    "Decoder",
+    "DecoderState",
+    "Encoder",
+    "LuongDecoder",
+    "Seq2Seq",
+    "Seq2SeqConfig",
+]  # the parts are re-exported: rnnkit.models.seq2seq is where users look for them
