@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,3 +37,12 @@ def _no_ambient_data_dirs(monkeypatch, tmp_path_factory):
     """Keep tests independent of the machine: no RNNKIT_DATA, and an empty private cache."""
     monkeypatch.delenv("RNNKIT_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tests run tiny models: one thread is fastest for them, and steadiest on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

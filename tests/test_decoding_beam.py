@@ -12,15 +12,6 @@ from rnnkit.models.seq2seq import DecoderState, Seq2Seq, Seq2SeqConfig
 BOS, EOS = 0, 1
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models step faster on one thread (and much faster on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Toy:
     """A decoder with known log-probabilities: ``table[b, t, previous token]`` ``(V,)``; its
     "attention" over 3 source steps is a function of ``(b, t, previous token)`` too."""

@@ -10,15 +10,6 @@ from rnnkit.models.char_encoder import CharCNN, CharRNN
 WORDS = [[5, 2, 7], [4], [3, 3, 8, 1, 6], [9, 2]]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest (and steadiest on a shared CPU) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _batch(words: list[list[int]], width: int) -> torch.Tensor:
     return torch.tensor([w + [0] * (width - len(w)) for w in words])
 

@@ -11,15 +11,6 @@ from tests.reference import random_lengths
 VOCAB, CLASSES = 23, 3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread (and do not fight other jobs for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _batch(B=5, T=9, seed=0):
     g = torch.Generator().manual_seed(seed)
     lengths = random_lengths(B, T, g)

@@ -16,15 +16,6 @@ from rnnkit.models.forecaster import (
 from rnnkit.train import load_weights, save_weights
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread (and do not fight other jobs for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _sine_mixture(n: int = 700) -> torch.Tensor:
     """``(n, 2)``: two series, each a sum of sines with different periods."""
     t = torch.arange(n, dtype=torch.float32)

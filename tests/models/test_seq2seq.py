@@ -11,15 +11,6 @@ from rnnkit.train import load_weights, save_weights
 PAD, BOS, EOS, V = 0, 1, 2, 12  # tokens 3..11 are data
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models step faster on one thread (and much faster on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _pairs(n, task, generator):
     lengths = torch.randint(2, 7, (n,), generator=generator)
     src = torch.zeros(n, int(lengths.max()), dtype=torch.int64)

@@ -20,15 +20,6 @@ BIO = ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]
 SMALL = dict(embedding_size=6, char_embedding_size=4, char_hidden_size=3, hidden_size=5)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest (and steadiest on a shared CPU) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _tagger(tags=BIO, seed=0, **options) -> SequenceTagger:
     torch.manual_seed(seed)
     config = TaggerConfig(**{**SMALL, "dropout": 0.0, "word_dropout": 0.0, **options})

@@ -34,15 +34,6 @@ BAD = ["terrible", "boring", "awful", "hated", "dull", "dreadful"]
 FILLER = ["the", "film", "was", "plot", "acting", "really", "and", "a", "story"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread (and do not fight other jobs for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _review(rng: random.Random, label: str) -> str:
     words = rng.choices(FILLER, k=rng.randint(3, 9))
     words.insert(rng.randint(0, len(words)), rng.choice(GOOD if label == "pos" else BAD))

@@ -13,16 +13,6 @@ import torch
 from rnnkit.cli import main
 from rnnkit.tasks import forecast
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread (and do not fight other jobs for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 SMALL = [
     "--window",
     "16",

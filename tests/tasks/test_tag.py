@@ -19,15 +19,6 @@ SMALL = [
 PEOPLE, PLACES, FIRMS = ["John", "Mary", "Anna"], ["Paris", "London", "Rome"], ["Acme", "Initech"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest (and steadiest on a shared CPU) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _sentences(n: int, seed: int) -> list[list[tuple[str, str]]]:
     """'<person> visited <place|firm> [Corp] .' with IOB2 tags."""
     rng = np.random.default_rng(seed)

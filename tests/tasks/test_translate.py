@@ -31,15 +31,6 @@ WORDS = {"ein": "a", "hund": "dog", "mann": "man", "läuft": "runs", "sieht": "s
 WORDS.update({"eine": "a", "katze": "cat", "frau": "woman", "schläft": "sleeps", "blau": "blue"})
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models train faster on one thread (and much faster on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def corpus(tmp_path):
     """Word-for-word 'German' -> 'English' pairs, as line-aligned files and as a TSV file."""
