@@ -90,13 +90,37 @@ class Cell(nn.Module, ABC):
 class ScanCell(Cell):
     """A cell whose recurrence is linear in ``h``: ``h_t = a_t * h_{t-1} + b_t``.
 
-    Such a cell has one state tensor and adds ``scan``, which computes every step at once.
-    ``step`` remains the sequential form (stateful stepping, generation) and must agree with it.
+    Such a cell has one state tensor, and ``a, b > 0`` depend on the input only: it gives their
+    logs (:meth:`coefficients`), from which :meth:`scan` computes every step at once. ``step``
+    remains the sequential form (stateful stepping, generation) and must agree with it.
     """
 
     @abstractmethod
+    def coefficients(self, gx: Tensor) -> tuple[Tensor, Tensor]:
+        """``(log a, log b)`` of every step: ``gx`` ``(..., G)`` -> two ``(..., H)``."""
+
     def scan(self, gx: Tensor, h0: Tensor) -> Tensor:
         """All steps at once: ``gx`` ``(T, B, G)`` and ``h0`` ``(B, H)`` -> ``h`` ``(T, B, H)``."""
+        return linear_scan(*self.coefficients(gx), h0)
+
+
+def linear_scan(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
+    """All ``h_t = a_t * h_{t-1} + b_t`` (``a, b > 0``) from their logs over dim 0, in parallel.
+
+    ``h_t = A_t (h_0 + sum_{s<=t} b_s / A_s)`` with ``A_t = prod_{s<=t} a_s``, evaluated in log
+    space as two cumulative sums (Heinsen 2023), so nothing overflows; ``h_0`` may have any sign.
+
+    Args:
+        log_a: ``(T, B, H)``.
+        log_b: ``(T, B, H)``.
+        h0: ``(B, H)``.
+
+    Returns:
+        ``(T, B, H)``.
+    """
+    a_star = torch.cumsum(log_a, dim=0)  # log A_t
+    scan = torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=0))
+    return scan + torch.exp(a_star) * h0  # + A_t h_0
 
 
 class ClassicCell(Cell):

@@ -3,8 +3,7 @@
 Feng, Tung, Ahmed, Bengio & Hajimirsadeghi, "Were RNNs All We Needed?", 2024. Sequential mode
 is section 3 (algorithms 2 and 4, with ``g`` of appendix B so values stay positive); parallel
 mode is the log-space scan of appendix B (Heinsen, "Efficient Parallelization of a Ubiquitous
-Sequential Computation", 2023) on accelerators; on CPUs the same recurrence over the
-precomputed gates runs as one multiply-add per step, which is faster there. Both compute
+Sequential Computation", 2023; :func:`rnnkit.cells.base.linear_scan`). Both compute
 ``h_t = a_t * h_{t-1} + b_t``; the scan adds the initial state exactly (``h_t = A_t h_0 +
 scan_t`` with ``A_t = prod a``), so any ``h_0`` works, negative or zero included.
 """
@@ -29,34 +28,6 @@ def g(x: Tensor) -> Tensor:
 def log_g(x: Tensor) -> Tensor:
     """``log(g(x))``, computed stably."""
     return torch.where(x >= 0, torch.log(F.relu(x) + 0.5), -F.softplus(-x))
-
-
-def linear_scan(log_a: Tensor, log_b: Tensor, h0: Tensor, parallel: bool | None = None) -> Tensor:
-    """All ``h_t = a_t * h_{t-1} + b_t`` (``a, b > 0``) from their logs over dim 0.
-
-    Args:
-        log_a: ``(T, B, H)``.
-        log_b: ``(T, B, H)``.
-        h0: ``(B, H)``, any sign.
-        parallel: True: the log-space parallel scan (two cumulative sums over time); False: one
-            fused multiply-add per step over the precomputed ``a, b``. None: the parallel scan
-            on accelerators, the steps on CPUs, where ``logcumsumexp`` and its gradient cost
-            several times more than the ``T`` multiply-adds. Both give the same values.
-
-    Returns:
-        ``(T, B, H)``.
-    """
-    if parallel is None:
-        parallel = log_a.device.type != "cpu"
-    if not parallel:
-        h, out = h0, []
-        for a_t, b_t in zip(log_a.exp().unbind(0), log_b.exp().unbind(0), strict=True):
-            h = torch.addcmul(b_t, a_t, h)
-            out.append(h)
-        return torch.stack(out) if out else log_b.new_zeros(log_b.shape)
-    a_star = torch.cumsum(log_a, dim=0)  # log A_t
-    scan = torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=0))
-    return scan + torch.exp(a_star) * h0  # + A_t h_0
 
 
 class _MinCell(ScanCell):
@@ -89,10 +60,10 @@ class MinGRUCell(_MinCell):
         z = torch.sigmoid(k)
         return (1 - z) * h + z * g(h_tilde)
 
-    def scan(self, gx: Tensor, h0: Tensor, parallel: bool | None = None) -> Tensor:
-        k, h_tilde = gx.chunk(2, dim=-1)  # (T, B, H) each
+    def coefficients(self, gx: Tensor) -> tuple[Tensor, Tensor]:
+        k, h_tilde = gx.chunk(2, dim=-1)  # (..., H) each
         log_z, log_one_minus_z = -F.softplus(-k), -F.softplus(k)
-        return linear_scan(log_one_minus_z, log_z + log_g(h_tilde), h0, parallel)
+        return log_one_minus_z, log_z + log_g(h_tilde)  # log(1 - z), log(z * g(h~))
 
 
 @register_cell("minlstm")
@@ -111,7 +82,7 @@ class MinLSTMCell(_MinCell):
         d = F.softplus(-k_f) - F.softplus(-k_i)  # log(i / f)
         return torch.sigmoid(-d) * h + torch.sigmoid(d) * g(h_tilde)
 
-    def scan(self, gx: Tensor, h0: Tensor, parallel: bool | None = None) -> Tensor:
-        k_f, k_i, h_tilde = gx.chunk(3, dim=-1)  # (T, B, H) each
+    def coefficients(self, gx: Tensor) -> tuple[Tensor, Tensor]:
+        k_f, k_i, h_tilde = gx.chunk(3, dim=-1)  # (..., H) each
         d = F.softplus(-k_f) - F.softplus(-k_i)
-        return linear_scan(-F.softplus(d), -F.softplus(-d) + log_g(h_tilde), h0, parallel)
+        return -F.softplus(d), -F.softplus(-d) + log_g(h_tilde)  # log f', log(i' * g(h~))

@@ -68,16 +68,35 @@ def run_loop(cell: Cell, x: Tensor, lengths: Tensor | None, state: States) -> tu
 
 
 def run_scan(cell: Cell, x: Tensor, lengths: Tensor | None, state: States) -> tuple[Tensor, States]:
-    """All steps of a :class:`~rnnkit.cells.ScanCell` at once (padded steps are cut after)."""
+    """All steps of a :class:`~rnnkit.cells.ScanCell` (padded steps are cut after).
+
+    On accelerators, the cell's parallel scan. On CPUs, where ``logcumsumexp`` and its gradient
+    cost several times more than ``T`` multiply-adds, the same linear recurrence runs step by
+    step over the gates, all computed at once beforehand.
+    """
     assert isinstance(cell, ScanCell)
     (h0,) = state
-    out = cell.scan(cell.project(x), h0)  # (T, B, H)
+    gx = cell.project(x)
+    if x.device.type == "cpu":
+        log_a, log_b = cell.coefficients(gx)
+        out = linear_recurrence(log_a.exp(), log_b.exp(), h0)
+    else:
+        out = cell.scan(gx, h0)  # (T, B, H)
     if lengths is None:
         return out, (out[-1],)
     lengths = lengths.to(out.device)
     last = out.gather(0, (lengths - 1).view(1, -1, 1).expand(1, -1, out.shape[-1]))[0]
     mask = torch.arange(out.shape[0], device=out.device)[:, None] < lengths  # (T, B)
     return out * mask[..., None], (last,)
+
+
+def linear_recurrence(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
+    """``h_t = a_t * h_{t-1} + b_t`` for every step of ``a, b`` ``(T, B, H)``, from ``h0``."""
+    h, out = h0, []
+    for a_t, b_t in zip(a.unbind(0), b.unbind(0), strict=True):
+        h = torch.addcmul(b_t, a_t, h)
+        out.append(h)
+    return torch.stack(out) if out else b.new_zeros(b.shape)
 
 
 def run_fused(

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import rnnkit as rk
-from rnnkit.cells.minrnn import g, linear_scan, log_g
+from rnnkit.cells.base import linear_scan
+from rnnkit.cells.minrnn import g, log_g
 
 
 def _sequential(cell, gx, h0):
@@ -15,10 +16,9 @@ def _sequential(cell, gx, h0):
     return torch.stack(outs)
 
 
-@pytest.mark.parametrize("parallel", [True, False])
 @pytest.mark.parametrize("name", ["mingru", "minlstm"])
 @pytest.mark.parametrize("h0_kind", ["zeros", "positive", "negative"])
-def test_scan_equals_the_step_by_step_cell(name, h0_kind, parallel):
+def test_parallel_equals_sequential(name, h0_kind):
     torch.manual_seed(0)
     cell = rk.create_cell(name, 8, 16)
     gx = cell.project(torch.randn(300, 4, 8) * 2)
@@ -27,13 +27,11 @@ def test_scan_equals_the_step_by_step_cell(name, h0_kind, parallel):
         "positive": torch.rand(4, 16),
         "negative": -torch.rand(4, 16),
     }[h0_kind]
-    torch.testing.assert_close(
-        cell.scan(gx, h0, parallel), _sequential(cell, gx, h0), atol=1e-4, rtol=1e-4
-    )
+    torch.testing.assert_close(cell.scan(gx, h0), _sequential(cell, gx, h0), atol=1e-4, rtol=1e-4)
     gx64, h64 = gx.double(), h0.double()
     cell64 = cell.double()
     torch.testing.assert_close(
-        cell64.scan(gx64, h64, parallel), _sequential(cell64, gx64, h64), atol=1e-11, rtol=1e-10
+        cell64.scan(gx64, h64), _sequential(cell64, gx64, h64), atol=1e-11, rtol=1e-10
     )
 
 
@@ -51,32 +49,10 @@ def test_g_is_positive_and_log_g_matches():
     torch.testing.assert_close(log_g(x), torch.log(g(x)))
 
 
-@pytest.mark.parametrize("parallel", [True, False])
-def test_linear_scan_on_a_known_recurrence(parallel):
+def test_linear_scan_on_a_known_recurrence():
     a = torch.full((4, 1, 1), 0.5)
     b = torch.ones(4, 1, 1)
-    out = linear_scan(a.log(), b.log(), torch.tensor([[2.0]]), parallel)
+    out = linear_scan(a.log(), b.log(), torch.tensor([[2.0]]))
     assert out.flatten().tolist() == pytest.approx([2.0, 2.0, 2.0, 2.0])
-    out = linear_scan(a.log(), b.log(), torch.tensor([[0.0]]), parallel)
+    out = linear_scan(a.log(), b.log(), torch.tensor([[0.0]]))
     assert out.flatten().tolist() == pytest.approx([1.0, 1.5, 1.75, 1.875])
-
-
-def test_cpu_runs_the_steps_and_both_modes_have_the_same_gradients():
-    torch.manual_seed(0)
-    log_a = (-torch.rand(12, 2, 3, dtype=torch.float64)).requires_grad_()
-    log_b = torch.randn(12, 2, 3, dtype=torch.float64, requires_grad=True)
-    h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
-    for parallel in (True, False):
-        assert torch.autograd.gradcheck(
-            lambda a, b, h, p=parallel: linear_scan(a, b, h, p), (log_a, log_b, h0)
-        )
-    grads = [
-        torch.autograd.grad(linear_scan(log_a, log_b, h0, p).square().sum(), (log_a, log_b, h0))
-        for p in (True, False)
-    ]
-    for parallel_grad, step_grad in zip(*grads, strict=True):
-        torch.testing.assert_close(parallel_grad, step_grad)
-    default = linear_scan(log_a, log_b, h0)  # on the CPU: the steps
-    torch.testing.assert_close(
-        default, linear_scan(log_a, log_b, h0, parallel=False), rtol=0, atol=0
-    )

@@ -44,3 +44,27 @@ def test_kernel_paths_equal_the_step_loop(cell, bidirectional, needs_grad):
         (grad,) = torch.autograd.grad(out.sum() + sum(f.sum() for f in final), x)
         (ref_grad,) = torch.autograd.grad(ref_out.sum() + sum(f.sum() for f in ref_final), x)
         torch.testing.assert_close(grad, ref_grad)
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_the_cpu_scan_steps_equal_the_parallel_scan(cell):
+    """On CPUs run_scan steps through the recurrence; values and gradients are the scan's."""
+    torch.manual_seed(0)
+    layer = rk.Recurrent(cell, 3, 4).double()
+    scan_cell = layer.cell()
+    x = torch.randn(12, 2, 3, dtype=torch.float64, requires_grad=True)  # (T, B, I)
+    h0 = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([12, 7])
+    out, (last,) = backends.run_scan(scan_cell, x, lengths, (h0,))
+    mask = (torch.arange(12)[:, None] < lengths)[..., None]
+    ref = scan_cell.scan(scan_cell.project(x), h0) * mask
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(last, torch.stack([ref[11, 0], ref[6, 1]]))
+    grads = torch.autograd.grad(out.square().sum(), (x, h0))
+    ref_grads = torch.autograd.grad(ref.square().sum(), (x, h0))
+    for got, want in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(got, want)
+    steps = backends.linear_recurrence(
+        torch.full((3, 1, 1), 0.5), torch.ones(3, 1, 1), torch.zeros(1, 1)
+    )
+    assert steps.flatten().tolist() == [1.0, 1.5, 1.75]
