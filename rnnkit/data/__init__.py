@@ -26,6 +26,7 @@ from rnnkit.data.encoding import (
     encode_tagging,
 )
 from rnnkit.data.files import DataError
+from rnnkit.data.frames import read_frames
 from rnnkit.data.human_numbers import human_numbers, number_to_words
 from rnnkit.data.imdb import imdb
 from rnnkit.data.labels import LabelMap
@@ -79,6 +80,7 @@ __all__ = [
     "ptb",
     "read_ag_news_csv",
     "read_conll",
+    "read_frames",
     "read_conll_columns",
     "read_parallel",
     "read_parallel_tsv",
