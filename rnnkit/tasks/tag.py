@@ -124,9 +124,10 @@ class TagDataConfig(Config):
 
 
 def _tag_trainer_defaults() -> TrainerConfig:
-    # the best epoch is the one with the best dev span F1, the figure the task is judged by
+    # the best epoch is the one with the best dev span F1, the figure the task is judged by;
+    # 25 epochs: a 2 x 200 BiLSTM on CoNLL-2003 still gains dev F1 after epoch 15
     return TrainerConfig(
-        epochs=15,
+        epochs=25,
         lr=2e-3,
         optimizer="adam",
         scheduler="linear",
