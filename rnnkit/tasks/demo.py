@@ -27,7 +27,7 @@ SOURCE_FIGURES = [
 ]
 """Validation next-token accuracy (%) that fast.ai's course reports on human numbers."""
 
-PROMPT = "one thousand two hundred"
+PROMPT = "one thousand two hundred thirty one , one thousand two hundred thirty two ,"
 
 
 def config() -> lm.LMConfig:
@@ -94,5 +94,6 @@ def run(out: str | Path = "runs/demo", dry_run: bool = False) -> dict[str, float
     print(f"\ngreedy continuation of {PROMPT!r}:\n  {text}")
     sample = lm.generate(out, PROMPT, max_tokens=1 if dry_run else 24, temperature=0.7, seed=1)
     print(f"sampled (temperature 0.7, seed 1):\n  {sample}")
-    print(f"\nrun directory: {out} (try `rnnkit generate {out} --prompt 'nine thousand'`)")
+    try_it = f"rnnkit generate {out} --prompt 'four thousand five hundred'"
+    print(f"\nrun directory: {out} (try `{try_it}`)")
     return {"val_accuracy": accuracy, "seconds": seconds}
