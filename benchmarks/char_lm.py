@@ -155,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=["jaychou", "tiny_shakespeare"], default="jaychou")
     parser.add_argument("--data-dir", help="dataset folder (default: $RNNKIT_DATA, the cache)")
-    parser.add_argument("--epochs", type=int, help="default: 250 (jaychou), 3 (tiny_shakespeare)")
+    parser.add_argument("--epochs", type=int, help="default: 250 (jaychou), 10 (tiny_shakespeare)")
     parser.add_argument("--chars", type=int, default=10_000, help="jaychou: first N (0: all)")
     parser.add_argument("--print-every", type=int, default=50, help="jaychou: report period")
     parser.add_argument("--out", type=Path, help="tiny_shakespeare: the run directory")
@@ -170,7 +170,7 @@ def main() -> None:
     else:
         if args.out is None:
             parser.error("--dataset tiny_shakespeare needs --out RUN_DIR")
-        args.epochs = args.epochs or 3
+        args.epochs = args.epochs or 10
         shakespeare(args)
 
 
