@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-from rnnkit.config import Config
+from rnnkit.config import Config, check_positive, check_probability
 from rnnkit.data import (
     IGNORE_INDEX,
     BucketBatchSampler,
@@ -114,11 +114,8 @@ class TagDataConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0.0 <= self.valid_fraction < 1.0:
-            raise ValueError(f"valid_fraction must be in [0, 1), got {self.valid_fraction}")
-        for name in ("min_freq", "max_word_chars", "batch_size", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        check_probability(self, "valid_fraction")
+        check_positive(self, "min_freq", "max_word_chars", "batch_size", "eval_batch_size")
         if self.frames is not None and self.train_file is not None:
             raise ValueError("give --data (CoNLL columns) or --frames (.npz), not both")
 

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import Config
+from rnnkit.config import Config, check_positive, check_probability
 from rnnkit.data import (
     IGNORE_INDEX,
     BucketBatchSampler,
@@ -90,11 +90,8 @@ class TranslateDataConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0.0 <= self.valid_fraction < 1.0:
-            raise ValueError(f"valid_fraction must be in [0, 1), got {self.valid_fraction}")
-        for name in ("min_freq", "batch_size", "eval_batch_size", "max_len", "max_vocab"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        check_probability(self, "valid_fraction")
+        check_positive(self, "min_freq", "batch_size", "eval_batch_size", "max_len", "max_vocab")
         if (self.src_file is None) != (self.tgt_file is None):
             raise ValueError("give both --src-file and --tgt-file (line-aligned), or neither")
         if self.src_file is not None and self.pairs_file is not None:
