@@ -119,7 +119,8 @@ def test_empty_values_hint_at_the_option_as_an_argument_or_a_flag(make_file):
     path = make_file("gap.csv", "text,label\nfine,pos\n,neg\n")
     with pytest.raises(DataError) as caught:
         table(path, "text", "label")
-    assert str(caught.value) == f"{path}, line 3: empty text; pass skip_empty=True to skip such rows"
+    expected = f"{path}, line 3: empty text; pass skip_empty=True to skip such rows"
+    assert str(caught.value) == expected
     assert caught.value.render(cli=True).endswith("pass --skip-empty to skip such rows")
 
 

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import rnnkit.train.checkpoint as checkpoint
+from rnnkit.errors import IntegrityError
 from rnnkit.train import (
     CheckpointError,
     ResumableLoader,
@@ -16,7 +17,6 @@ from rnnkit.train import (
     save_checkpoint,
     save_weights,
 )
-from rnnkit.errors import IntegrityError
 from rnnkit.train.checkpoint import load_training_state
 
 from .tiny import TinyLM, regress, regression_dataset
