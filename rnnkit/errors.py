@@ -203,6 +203,7 @@ _WRITE_ERRNOS: dict[int, tuple[str, str]] = {
     errno.EIO: ("input/output error (failing disk or lost network file system?)", ""),
 }
 WRITE_ERRNOS = frozenset(_WRITE_ERRNOS)
+_WRITE_ONLY = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 """The ``errno`` values that :func:`writing` turns into a :class:`WriteError`."""
 
 # how libraries that do their own I/O report the OS error in their message text:
@@ -278,10 +279,13 @@ def describe(err: BaseException, flags: Container[str] | None = None) -> str:
         text = err.render(cli=True, flags=flags)
     elif isinstance(err, KeyboardInterrupt):
         text = str(err) or "interrupted"
-    elif isinstance(err, OSError) and err.errno in WRITE_ERRNOS:
+    elif isinstance(err, OSError) and err.errno in _WRITE_ONLY:  # no reading fails like these
         text = str(WriteError(err.errno, err.filename))
     elif isinstance(err, OSError) and err.errno is not None and err.strerror:
-        text = f"{err.filename}: {err.strerror}" if err.filename else err.strerror
+        reason = err.strerror[0].lower() + err.strerror[1:]
+        text = f"{err.filename}: {reason}" if err.filename else reason
+        if err.errno in (errno.EACCES, errno.EPERM):
+            text += "; check its permissions"
     elif isinstance(err, ValueError | FileNotFoundError | NotADirectoryError | IsADirectoryError):
         text = str(err)  # the library's own checks: messages written for users
     elif isinstance(err, MemoryError) or "out of memory" in str(err).lower():

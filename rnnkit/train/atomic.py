@@ -65,6 +65,11 @@ def temp_file(parent: Path, name: str) -> Path:
     raise FileExistsError(f"{parent}: could not create a temporary file for {name}")
 
 
+def file_mode_in(folder: str | os.PathLike) -> int:
+    """The mode of a new file in a folder made by :func:`temp_dir`: ``0o666 & ~umask``."""
+    return os.stat(folder).st_mode & 0o666
+
+
 def temp_dir(parent: Path, name: str) -> Path:
     """Create a folder ``parent/.NAME.<random>.tmp`` with mode ``0o777 & ~umask``."""
     for _ in range(_ATTEMPTS):
@@ -94,8 +99,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_file(path.parent, path.name)
+        mode = os.stat(tmp).st_mode & 0o777  # 0o666 & ~umask
         try:
             write(tmp)
+            if os.stat(tmp).st_mode & 0o777 != mode:  # the writer made its own file (safetensors)
+                os.chmod(tmp, mode)
             fsync_file(tmp)
             os.replace(tmp, path)
         except BaseException:
@@ -110,13 +118,21 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def torch_save(obj: Any, path: str | os.PathLike) -> None:
+def torch_save(
+    obj: Any, path: str | os.PathLike, shown_as: str | os.PathLike | None = None
+) -> None:
     """``torch.save`` through a Python file object, so that a failed write keeps its ``errno``.
 
     (Given a file name, torch writes with its own C++ code and reports a full disk as
     "unexpected pos N vs M".)
+
+    Args:
+        obj: what to save.
+        path: the file to write.
+        shown_as: the file to name in a :class:`~rnnkit.errors.WriteError` (default: ``path``;
+            e.g. the final name of a file written in a temporary folder).
     """
-    with writing(path), open(path, "wb") as f:
+    with writing(path if shown_as is None else shown_as), open(path, "wb") as f:
         torch.save(obj, f)
 
 

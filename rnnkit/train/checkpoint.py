@@ -25,6 +25,7 @@ from rnnkit.errors import CheckpointError, writing
 from rnnkit.train.atomic import (
     atomic_write,
     atomic_write_text,
+    file_mode_in,
     fsync_dir,
     fsync_file,
     remove_tree,
@@ -188,11 +189,13 @@ def save_checkpoint(directory: str | os.PathLike, model: nn.Module, state: dict[
             remove_tree(stale)
         tmp = temp_dir(directory.parent, directory.name)
     try:
+        _check_only_ours(directory)
         with writing(directory / MODEL_FILE):
             save_model(unwrap_model(model), str(tmp / MODEL_FILE))
+            os.chmod(tmp / MODEL_FILE, file_mode_in(tmp))  # safetensors writes 0o600
             fsync_file(tmp / MODEL_FILE)
         with writing(directory / STATE_FILE):
-            torch_save({"format": STATE_FORMAT, **state}, tmp / STATE_FILE)
+            torch_save({"format": STATE_FORMAT, **state}, tmp / STATE_FILE, directory / STATE_FILE)
             fsync_file(tmp / STATE_FILE)
         write_checksums(tmp, (MODEL_FILE, STATE_FILE))
         with writing(directory):
@@ -208,6 +211,18 @@ def save_checkpoint(directory: str | os.PathLike, model: nn.Module, state: dict[
     fsync_dir(directory.parent)
     remove_tree(old, ignore_errors=True)
     return directory
+
+
+def _check_only_ours(directory: Path) -> None:
+    """Refuse to replace a checkpoint folder that holds files rnnkit did not write."""
+    if directory.is_dir():
+        others = sorted(set(os.listdir(directory)) - set(CHECKPOINT_FILES))
+        if others:
+            raise CheckpointError(
+                f"{directory} holds {', '.join(others)}, which rnnkit did not write; saving a "
+                "checkpoint replaces that folder, so nothing was saved",
+                "move them out of the run's checkpoint folder",
+            )
 
 
 def load_training_state(path: str | os.PathLike) -> dict[str, Any]:

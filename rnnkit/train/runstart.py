@@ -152,7 +152,7 @@ def check_out(run: RunDir, resume: bool = False, overwrite: bool = False) -> Run
             "pass --resume to continue it, --overwrite to start it again from scratch, or "
             "choose another output directory",
         )
-    if resume or state in ("interrupted", "finished"):
+    if state in ("started", "interrupted", "finished"):
         _check_checkpoint_folders(run)
     return RunStatus(state, status.checkpoint, status.entries, resume and bool(status.checkpoint))
 
@@ -258,14 +258,16 @@ def begin(
     Raises:
         The errors of :func:`check_out`; WriteError when the directory cannot be written.
     """
-    check_out(run, resume, overwrite)
-    created = not run.path.exists()
+    before = check_out(run, resume, overwrite)
+    created = before.state == "absent"
     with writing(run.path):
         run.path.mkdir(parents=True, exist_ok=True)
     lock = RunLock(run.path)
     try:
         lock.acquire()
         status = check_out(run, resume, overwrite)  # again, now that no one else can start
+        if created and status.state == "empty":
+            status = before
         if status.state == "started" or (overwrite and status.state in ("interrupted", "finished")):
             clear(run)
         run.write_marker()
@@ -273,12 +275,10 @@ def begin(
             run.save_config(config)
     except BaseException:
         lock.release()
-        if created:
-            _remove_if_empty(run.path)
+        if created:  # leave no trace: remove what this call wrote, then the directory
+            for name in (run.MARKER, run.CONFIG):
+                (run.path / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # not empty: someone else's files arrived
+                run.path.rmdir()
         raise
     return status, lock
-
-
-def _remove_if_empty(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not empty: someone else's files arrived meanwhile
-        path.rmdir()
