@@ -19,7 +19,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from rnnkit.errors import Interrupted
+from rnnkit.errors import Interrupted, RnnkitError
 from rnnkit.train import distributed
 from rnnkit.train.callbacks import (
     Callback,
@@ -55,7 +55,7 @@ from rnnkit.train.stats import EpochStats
 __all__ = ["Trainer", "TrainerConfig", "TrainingDiverged", "resolve_device"]
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(RnnkitError, RuntimeError):
     """The loss became NaN or infinite; the bad update was not applied and nothing was saved."""
 
 

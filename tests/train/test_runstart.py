@@ -102,7 +102,8 @@ def test_read_only_out_is_refused_before_anything_is_written(tmp_path_factory):
             args = [sys.executable, "-c", READ_ONLY_CHECK, locked, locked + "/new"]
             result = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
             if result.returncode != 0:
-                pytest.skip(f"python cannot run as an unprivileged user: {result.stderr[-200:]}")
+                last = (result.stderr.strip().splitlines() or ["?"])[-1]
+                pytest.skip(f"python cannot run as an unprivileged user here ({last})")
             lines = result.stdout.splitlines()
         else:
             lines = []
