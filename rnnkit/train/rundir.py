@@ -352,8 +352,8 @@ class RunDir:
     # metrics ----------------------------------------------------------------------------------
     def append_metrics(self, record: Mapping[str, Any]) -> None:
         """Append one record as a JSON line of ``metrics.jsonl`` (without :data:`CLOCK_KEYS`)."""
-        with writing(self.path):
-            self.path.mkdir(parents=True, exist_ok=True)
+        if not self.marker_path.is_file():  # the first file of a run (an evaluation, say)
+            self.create()
         append_text(self.metrics_path, _metrics_line(record))
 
     def write_metrics(self, records: list[Mapping[str, Any]]) -> None:

@@ -95,7 +95,7 @@ def _check_writable(path: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise RunDirError(f"cannot create {path}: {existing} is a file", "choose another path")
-    read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+    read_only = hasattr(os, "statvfs") and bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
     if read_only or not os.access(existing, os.W_OK | os.X_OK):
         reason = "on a read-only file system" if read_only else "not writable (permission denied)"
         what = "" if existing == path else f"cannot create {path}: "

@@ -349,17 +349,20 @@ class Trainer:
 
     def _interrupted(self, save: bool) -> str:
         """Save the last checkpoint (when the loop stopped between steps) and say how to resume."""
-        where = f"epoch {self.epoch + 1}, step {self.step_in_epoch}"
+        if self.step_in_epoch:
+            where = f"at epoch {self.epoch + 1}, step {self.step_in_epoch}"
+        else:
+            where = f"after epoch {self.epoch}" if self.epoch else "before the first step"
         where += f" (global step {self.global_step})"
         if self.run_dir is None:
-            return f"stopped at {where}; nothing was saved (no run directory)"
+            return f"stopped {where}; nothing was saved (no run directory)"
         if save and (self._last_checkpoint is None or self._last_checkpoint[1] != self.global_step):
             self.save_checkpoint("last")
         if self._last_checkpoint is None:
-            return f"stopped at {where}, before the first checkpoint: start the run again"
+            return f"stopped {where}, before the first checkpoint: start the run again"
         path, step = self._last_checkpoint
         return (
-            f"stopped at {where}; the last checkpoint is {path} (global step {step}): "
+            f"stopped {where}; the last checkpoint is {path} (global step {step}): "
             "resume the run (--resume) to continue from it"
         )
 

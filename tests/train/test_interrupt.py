@@ -100,3 +100,16 @@ def test_the_guard_leaves_handlers_someone_else_installed():
         signal.signal(signal.SIGTERM, previous)
     with InterruptGuard(enabled=False):
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class SignalAtEpochEnd(Callback):
+    def on_epoch_end(self, trainer, logs):
+        if logs["epoch"] == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_signal_during_the_epoch_end_stops_after_that_epoch(tmp_path):
+    trainer = _trainer(tmp_path, SignalAtEpochEnd())
+    with pytest.raises(Interrupted, match=r"^stopped after epoch 1 \(global step 6\); the last"):
+        trainer.fit(_data(), epochs=3)
+    assert trainer.epoch == 1 and len(trainer.history) == 1  # the epoch was recorded, no more
