@@ -92,7 +92,7 @@ READ_ONLY_CHECK = textwrap.dedent(
 def test_read_only_out_is_refused_before_anything_is_written(tmp_path_factory):
     import tempfile
 
-    base = tempfile.mkdtemp()  # under /tmp, reachable by an unprivileged user
+    base = tempfile.mkdtemp()  # the system temporary folder: reachable by an unprivileged user
     try:
         os.chmod(base, 0o755)
         locked = os.path.join(base, "locked")
