@@ -1,18 +1,50 @@
 """Choosing the next token: greedy, temperature, top-k and top-p (nucleus) sampling; and
 searching whole sequences: batched greedy decoding and beam search with length normalisation.
 
+Every function takes ``banned``: token ids that are never chosen (a language model passes its
+``<pad>``, ``<unk>`` and start tokens, which mean nothing as output). Their scores are set to
+``-inf`` before anything else, so they are out of greedy choices, out of the top-k and top-p
+sets, out of sampling and out of every beam.
+
 Holtzman et al., "The Curious Case of Neural Text Degeneration", ICLR 2020 (top-p); Fan, Lewis
 & Dauphin, "Hierarchical Neural Story Generation", ACL 2018 (top-k).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
+
+Banned = Sequence[int] | Tensor | None
+"""Token ids never to choose: a list, a 1-D tensor, or None."""
+
+
+def ban_tokens(logits: Tensor, banned: Banned) -> Tensor:
+    """``logits`` with the ``banned`` ids set to ``-inf`` (a copy; unchanged when none).
+
+    Args:
+        logits: ``(..., V)`` scores or log-probabilities.
+        banned: ids in ``[0, V)``; they must leave at least one token.
+
+    Returns:
+        ``(..., V)``.
+    """
+    if banned is None:
+        return logits
+    ids = torch.as_tensor(banned, dtype=torch.int64).reshape(-1).to(logits.device)
+    if ids.numel() == 0:
+        return logits
+    V = logits.shape[-1]
+    if ids.min() < 0 or ids.max() >= V:
+        bad = ids[(ids < 0) | (ids >= V)][0]
+        raise ValueError(f"banned token id {int(bad)} is out of range for {V} tokens")
+    if ids.unique().numel() >= V:
+        raise ValueError(f"all {V} tokens are banned: nothing is left to choose")
+    return logits.index_fill(-1, ids, float("-inf"))
 
 
 def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:
@@ -52,6 +84,7 @@ def next_token(
     top_p: float | None = None,
     greedy: bool = False,
     generator: torch.Generator | None = None,
+    banned: Banned = None,
 ) -> Tensor:
     """Pick one token per row.
 
@@ -62,10 +95,12 @@ def next_token(
         top_p: sample from the nucleus of probability ``top_p`` only.
         greedy: take the most likely token (ignores the other options).
         generator: random generator for reproducible sampling.
+        banned: token ids never to pick (see :func:`ban_tokens`).
 
     Returns:
         ``(B,)`` int64 token ids.
     """
+    logits = ban_tokens(logits, banned)
     if greedy:
         return logits.argmax(dim=-1)
     if not temperature > 0:
@@ -123,6 +158,11 @@ def _limits(max_len: int | Tensor, batch_size: int) -> list[int]:
     return limits
 
 
+def _check_banned(banned: Banned, eos_id: int) -> None:
+    if banned is not None and eos_id in torch.as_tensor(banned, dtype=torch.int64).reshape(-1):
+        raise ValueError(f"the end token {eos_id} is banned: no sequence could end")
+
+
 def greedy_decode(
     step: Step,
     state: Any,
@@ -131,6 +171,7 @@ def greedy_decode(
     eos_id: int,
     max_len: int | Tensor = 100,
     alpha: float = 0.0,
+    banned: Banned = None,
 ) -> list[Hypothesis]:
     """Take the most likely token at every step, for a batch of sentences at once.
 
@@ -142,17 +183,19 @@ def greedy_decode(
         eos_id: the token that ends a sequence.
         max_len: most generated tokens (the end token included), an int or ``(B,)``.
         alpha: GNMT length-normalisation exponent of the reported ``score``.
+        banned: token ids never generated (``eos_id`` cannot be among them).
 
     Returns:
         One :class:`Hypothesis` per sentence.
     """
     limits = _limits(max_len, batch_size)
+    _check_banned(banned, eos_id)
     tokens = torch.full((batch_size,), bos_id, dtype=torch.int64)
     running = torch.ones(batch_size, dtype=torch.bool)
     picked, logps, weights = [], [], []
     for t in range(max(limits)):
         log_probs, state, attention = step(tokens, state)
-        logp, tokens = log_probs.float().cpu().max(dim=-1)
+        logp, tokens = ban_tokens(log_probs.float().cpu(), banned).max(dim=-1)
         picked.append(tokens)
         logps.append(logp)
         weights.append(None if attention is None else attention.float().cpu())
@@ -185,6 +228,7 @@ def beam_search(
     max_len: int | Tensor = 100,
     alpha: float = 0.0,
     n_best: int = 1,
+    banned: Banned = None,
 ) -> list[list[Hypothesis]]:
     """Beam search over a batch of sentences (``B * beam_size`` rows run together).
 
@@ -207,6 +251,7 @@ def beam_search(
         max_len: most generated tokens (the end token included), an int or ``(B,)``.
         alpha: GNMT length-normalisation exponent (>= 0; 0 ranks by log-probability).
         n_best: hypotheses returned per sentence (``<= beam_size``).
+        banned: token ids never generated (``eos_id`` cannot be among them).
 
     Returns:
         Per sentence, its ``n_best`` hypotheses, best first.
@@ -217,6 +262,7 @@ def beam_search(
     if alpha < 0:
         raise ValueError(f"the length penalty alpha must be >= 0, got {alpha}")
     B, limits = batch_size, _limits(max_len, batch_size)
+    _check_banned(banned, eos_id)
     state = reorder(state, torch.arange(B).repeat_interleave(K))
     tokens = torch.full((B * K,), bos_id, dtype=torch.int64)
     scores = torch.full((B, K), float("-inf"))
@@ -228,7 +274,8 @@ def beam_search(
     for t in range(max(limits)):
         log_probs, state, weights = step(tokens, state)
         V = log_probs.shape[-1]
-        candidates = (scores.view(-1, 1) + log_probs.float().cpu()).view(B, K * V)
+        log_probs = ban_tokens(log_probs.float().cpu(), banned)
+        candidates = (scores.view(-1, 1) + log_probs).view(B, K * V)
         top_scores, top = candidates.topk(min(2 * K, K * V), dim=-1)
         if weights is not None:
             w = weights.float().cpu().view(B, K, 1, -1)

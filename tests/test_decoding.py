@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from rnnkit.decoding import filter_logits, next_token
+from rnnkit.decoding import ban_tokens, filter_logits, next_token
 
 
 def test_greedy_is_argmax():
@@ -47,3 +47,38 @@ def test_bad_options():
         filter_logits(torch.zeros(1, 3), top_p=1.5)
     with pytest.raises(ValueError, match="top_k must be >= 0"):
         filter_logits(torch.zeros(1, 3), top_k=-1)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"greedy": True}, {}, {"temperature": 0.3}, {"top_k": 2}, {"top_p": 0.9}],
+    ids=["greedy", "sample", "temperature", "top_k", "top_p"],
+)
+def test_banned_tokens_are_never_chosen(options):
+    # <pad> (0) and <unk> (1) are the two most likely tokens: without the ban they dominate
+    logits = torch.tensor([[6.0, 5.0, 1.0, 0.5, 0.0]] * 4)
+    g = torch.Generator().manual_seed(0)
+    before = {int(t) for _ in range(50) for t in next_token(logits, generator=g, **options)}
+    assert before & {0, 1}
+    after = {
+        int(t)
+        for _ in range(200)
+        for t in next_token(logits, generator=g, banned=[0, 1], **options)
+    }
+    assert not after & {0, 1}
+    assert after <= {2, 3, 4} and 2 in after
+    if options.get("greedy") or options.get("temperature") == 0.3:
+        assert 2 in after
+    if "top_k" in options:  # the two best of what is left
+        assert after == {2, 3}
+
+
+def test_ban_tokens_checks_the_ids():
+    logits = torch.zeros(2, 3)
+    assert torch.equal(ban_tokens(logits, None), logits)
+    assert torch.equal(ban_tokens(logits, []), logits)
+    assert torch.isinf(ban_tokens(logits, torch.tensor([2]))).tolist() == [[False, False, True]] * 2
+    with pytest.raises(ValueError, match="banned token id 3 is out of range for 3 tokens"):
+        ban_tokens(logits, [0, 3])
+    with pytest.raises(ValueError, match="all 3 tokens are banned"):
+        next_token(logits, banned=[0, 1, 2, 1])

@@ -41,9 +41,9 @@ class Toy:
             prev = tok
         return total
 
-    def brute_force(self, b, max_len, alpha):
+    def brute_force(self, b, max_len, alpha, banned=()):
         """Every sequence the search may return: ended by EOS, or cut at ``max_len``."""
-        words = range(2, self.table.shape[-1])
+        words = [w for w in range(2, self.table.shape[-1]) if w not in banned]
         found = []
         for n in range(max_len + 1):
             for tokens in itertools.product(words, repeat=n):
@@ -159,3 +159,29 @@ def test_length_penalty_and_bad_options():
     with pytest.raises(ValueError, match="max_len must be"):
         _search(toy, 1, max_len=torch.tensor([3, 4]))
     assert isinstance(_search(toy, 1, max_len=1)[0][0], Hypothesis)
+
+
+def test_banned_tokens_are_never_generated_by_beam_search_or_greedy_decoding():
+    # issue: generation could emit <pad>; banned ids are out of every beam and every argmax
+    toy, B, max_len, banned = Toy(3, 6, 4, seed=5), 3, 4, [2, 4]
+    found = _search(toy, B, beam_size=4**max_len, max_len=max_len, n_best=4, banned=banned)
+    for b in range(B):
+        best = toy.brute_force(b, max_len, 0.0, banned=banned)[:4]
+        assert [(h.tokens, h.finished) for h in found[b]] == [(t, f) for _, t, f in best]
+    unbanned = _search(toy, B, beam_size=4**max_len, max_len=max_len, n_best=4)
+    assert any(set(h.tokens) & set(banned) for hyps in unbanned for h in hyps)  # would appear
+    greedy = greedy_decode(toy.step, toy.start(B), B, BOS, EOS, max_len=max_len, banned=banned)
+    for b, h in enumerate(greedy):
+        prev, tokens = BOS, []
+        for t in range(max_len):
+            allowed = toy.table[b, t, prev].clone()
+            allowed[banned] = float("-inf")
+            prev = int(allowed.argmax())
+            if prev == EOS:
+                break
+            tokens.append(prev)
+        assert h.tokens == tokens and not set(h.tokens) & set(banned)
+    with pytest.raises(ValueError, match="the end token 1 is banned"):
+        _search(toy, B, banned=[EOS])
+    with pytest.raises(ValueError, match="the end token 1 is banned"):
+        greedy_decode(toy.step, toy.start(B), B, BOS, EOS, banned=torch.tensor([1]))

@@ -15,27 +15,33 @@ streamed to a temporary file beside the target with a progress bar, checked agai
 sha256 (md5 for the two files whose sha256 is not published, see their loaders), and only then
 renamed into place. A file whose checksum does not match is deleted and the error says so.
 Files already on disk are used as they are (the integration tests check the shared copies).
+
+Without network (or with the server down) the error is one line: ``cannot download URL: the
+reason; put a copy of FILE in DIR, or pass data_dir=DIR`` (``--data-dir DIR`` on the command
+line). A full disk while downloading is a :class:`~rnnkit.errors.WriteError` naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
+import socket
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
 from rnnkit.data.files import PathLike
+from rnnkit.errors import DownloadError, OptionHint, writing
+
+__all__ = ["DownloadError"]  # the error class is rnnkit.errors.DownloadError, re-exported here
 
 CHUNK = 1 << 20
-
-
-class DownloadError(RuntimeError):
-    """A file could not be downloaded, or its checksum did not match."""
 
 
 @dataclass(frozen=True)
@@ -127,12 +133,14 @@ def download(
     if not url.startswith(("https://", "file://")):
         raise ValueError(f"refusing to download over an insecure or unknown scheme: {url}")
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     hashes = {k: hashlib.new(k) for k, v in (("sha256", sha256), ("md5", md5)) if v is not None}
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.part")
+    with writing(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # 0o666 minus the umask, like any file the user creates (mkstemp would give 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with os.fdopen(fd, "wb") as out, _open_url(url, dest, timeout) as response:
             total = response.headers.get("Content-Length")
             with tqdm(
                 total=int(total) if total else None,
@@ -142,11 +150,14 @@ def download(
                 desc=dest.name,
                 disable=not progress,
             ) as bar:
-                while chunk := response.read(CHUNK):
-                    out.write(chunk)
+                while chunk := _read(response, url, dest, timeout):
+                    with writing(dest):
+                        out.write(chunk)
                     for h in hashes.values():
                         h.update(chunk)
                     bar.update(len(chunk))
+            with writing(dest):
+                out.flush()
         expected = {"sha256": sha256, "md5": md5}
         for algorithm, h in hashes.items():
             if h.hexdigest() != expected[algorithm].lower():
@@ -155,15 +166,53 @@ def download(
                     f"{h.hexdigest()}); the download was deleted. The file on the server has "
                     "changed or the transfer was corrupted."
                 )
-        os.replace(tmp, dest)
-    except (urllib.error.URLError, OSError) as err:
-        raise DownloadError(
-            f"could not download {url} to {dest}: {err}. Put the file there yourself, or point "
-            "data_dir (or the RNNKIT_DATA environment variable) at a folder that has it."
-        ) from err
+        with writing(dest):
+            os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+def _failure(url: str, dest: Path, reason: str) -> DownloadError:
+    return DownloadError(
+        f"cannot download {url}: {reason}",
+        f"put a copy of {dest.name} in {dest.parent}",
+        option=OptionHint("data_dir", metavar="DIR", purpose="naming a folder that has it"),
+    )
+
+
+def _reason(err: BaseException, timeout: float) -> str:
+    """Why a connection failed, in words (offline, refused, timed out, HTTP status...)."""
+    if isinstance(err, urllib.error.HTTPError):
+        return f"the server answered HTTP {err.code} {err.reason}"
+    if isinstance(err, urllib.error.URLError):
+        err = err.reason if isinstance(err.reason, BaseException) else err
+    if isinstance(err, socket.gaierror):
+        return "the host name could not be resolved (no network connection?)"
+    if isinstance(err, TimeoutError | socket.timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(err, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(err, ssl.SSLError):
+        return f"secure connection failed ({err.reason or err})"
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror[0].lower() + err.strerror[1:]
+    text = str(getattr(err, "reason", "") or err)
+    return text or type(err).__name__
+
+
+def _open_url(url: str, dest: Path, timeout: float) -> Any:
+    try:
+        return urllib.request.urlopen(url, timeout=timeout)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise _failure(url, dest, _reason(err, timeout)) from err
+
+
+def _read(response: Any, url: str, dest: Path, timeout: float) -> bytes:
+    try:
+        return response.read(CHUNK)
+    except (urllib.error.URLError, OSError) as err:
+        raise _failure(url, dest, "the transfer broke off: " + _reason(err, timeout)) from err
 
 
 def find_or_download(

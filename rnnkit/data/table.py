@@ -1,11 +1,14 @@
 """Text classification examples from any CSV, TSV or JSONL file with a text and a label column.
 
-``table(path, text_col, label_col)`` returns ``list[(text, label)]`` with both as strings.
+``table(path, text_col, label_col)`` returns ``list[(text, label)]`` with both as strings;
+``column(path, col)`` returns one column as ``list[(line, value)]`` (e.g. texts to predict,
+parsed by field rather than taken as raw lines).
 
 Formats, chosen from the file name (``.csv``, ``.tsv``/``.tab``, ``.jsonl``/``.ndjson``, each
 optionally ``.gz``) or by ``format=``:
 
-* CSV: RFC 4180 (fields may be quoted and span lines), read with Python's ``csv`` module.
+* CSV: RFC 4180 (fields may be quoted and span lines), read with Python's ``csv`` module; a
+  field may be as long as the file (the module's 131,072-character limit is raised).
 * TSV: tab-separated, no quoting (a ``"`` is an ordinary character), one row per line.
 * JSONL: one JSON object per line; blank lines are skipped; columns are the object's keys.
 
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 from rnnkit.data.files import DataError, Errors, PathLike, read_text, split_lines, where
+from rnnkit.errors import OptionHint
 
 Format = Literal["csv", "tsv", "jsonl"]
 Column = str | int
@@ -63,6 +67,7 @@ def read_rows(
         Blank lines are skipped.
     """
     text = read_text(path, errors)
+    _allow_fields_of(len(text))
     reader = csv.reader(
         io.StringIO(text, newline=""),
         delimiter=delimiter,
@@ -77,6 +82,14 @@ def read_rows(
             line = reader.line_num + 1
     except csv.Error as err:
         raise DataError(f"{where(path, line)}: malformed CSV ({err})") from None
+
+
+def _allow_fields_of(size: int) -> None:
+    """Raise the csv module's field size limit (131,072 characters) to ``size``: a field can be
+    as long as the file that holds it (the limit is process-wide and only ever raised)."""
+    wanted = min(size + 1, 2**31 - 1)  # a C long on every platform
+    if csv.field_size_limit() < wanted:
+        csv.field_size_limit(wanted)
 
 
 def _column_index(col: Column, header: list[str] | None, path: PathLike) -> int:
@@ -194,7 +207,38 @@ def table(
                 continue
             what = "text" if not text else "label"
             raise DataError(
-                f"{where(path, line)}: empty {what}; pass skip_empty=True to skip such rows"
+                f"{where(path, line)}: empty {what}",
+                option=OptionHint("skip_empty", purpose="to skip such rows"),
             )
         examples.append((text, label))
     return examples
+
+
+def column(
+    path: PathLike,
+    col: Column,
+    format: Format | None = None,
+    header: bool = True,
+    errors: Errors = "strict",
+) -> list[tuple[int, str]]:
+    """One column of a CSV, TSV or JSONL file, e.g. the texts to run a model on.
+
+    Args:
+        path: the file (plain, gzip or one-file zip).
+        col: the column (header name or 0-based index; a key for JSONL).
+        format: ``"csv"``, ``"tsv"`` or ``"jsonl"``; None guesses from the file name.
+        header: whether a CSV/TSV file's first row names the columns.
+        errors: ``"strict"`` or ``"replace"`` for bytes that are not UTF-8.
+
+    Returns:
+        ``list[(line, value)]`` in file order (JSON values that are not strings as JSON text).
+    """
+    fmt = format or guess_format(path)
+    if fmt not in ("csv", "tsv", "jsonl"):
+        raise ValueError(f"format must be 'csv', 'tsv' or 'jsonl', got {fmt!r}")
+    rows = (
+        _rows_jsonl(path, [col], errors)
+        if fmt == "jsonl"
+        else _rows_csv(path, fmt, [col], header, errors)
+    )
+    return [(line, values[0]) for line, values in rows]

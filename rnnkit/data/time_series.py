@@ -6,6 +6,12 @@ Missing or non-finite values (empty cells, ``NaN``, ``inf``) raise a ``DataError
 file, line and column, unless a ``fill`` strategy is passed explicitly. Text in a numeric column
 is always an error.
 
+Times must be strictly increasing: a series is read in file order, so a row out of order or
+a time given twice would silently pair inputs with the wrong targets. The time column holds
+numbers or ISO 8601 dates/times (``2020-01-01``, ``2020-01-01 13:00[:00]``, with or without a
+time zone); a row out of order is an error naming both lines and times, unless ``sort_time``
+sorts the rows (a repeated time is an error either way).
+
 Splits are chronological (:func:`chronological_split`, :func:`ett_split`); each split after the
 first can start ``window`` rows early, so that its first input window ends right where the split
 begins and its first target is the split's first row. Windows and normalisation are in
@@ -27,13 +33,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from rnnkit.data.download import Remote, find_or_download, resolve_data_dir
 from rnnkit.data.files import DataError, Errors, PathLike, where
 from rnnkit.data.table import read_rows
+from rnnkit.errors import OptionHint
 
 Fill = Literal["ffill", "interpolate", "zero"]
 SPLITS = ("train", "valid", "test")
@@ -118,6 +125,7 @@ def time_series_csv(
     fill: Fill | None = None,
     delimiter: str = ",",
     errors: Errors = "strict",
+    sort_time: bool = False,
 ) -> TimeSeries:
     """Read a CSV with a header row into a :class:`TimeSeries`.
 
@@ -132,9 +140,15 @@ def time_series_csv(
             ``DataError`` naming the first such cell.
         delimiter: field separator.
         errors: ``"strict"`` or ``"replace"`` for bytes that are not UTF-8.
+        sort_time: sort the rows by time instead of refusing rows out of order (a time given
+            twice is refused either way).
 
     Returns:
-        The series; ``values`` is ``(N, C)`` float64.
+        The series; ``values`` is ``(N, C)`` float64, rows in time order.
+
+    Raises:
+        DataError: a row out of order or a repeated time (both lines and times named), a time
+            that is neither a number nor an ISO date, a missing column or value, a short row.
     """
     if fill not in (None, "ffill", "interpolate", "zero"):
         raise ValueError(f"fill must be None, 'ffill', 'interpolate' or 'zero', got {fill!r}")
@@ -175,14 +189,17 @@ def time_series_csv(
     if not data:
         raise DataError(f"{path}: no data rows after the header")
     values = np.asarray(data, dtype=np.float64)
+    if time_col is not None:
+        order = time_order(stamps, lines, path, time_col, sort_time)
+        values, lines, stamps = values[order], [lines[i] for i in order], [stamps[i] for i in order]
     bad = ~np.isfinite(values)
     if bad.any():
         if fill is None:
             r, c = np.argwhere(bad)[0]
             raise DataError(
                 f"{where(path, lines[r], columns[c])}: missing or non-finite value "
-                f"({values[r, c]!r}); pass fill='ffill', 'interpolate' or 'zero' to fill such "
-                "values"
+                f"({values[r, c]!r})",
+                option=OptionHint("fill", ("ffill", "interpolate", "zero"), "to fill such values"),
             )
         empty = [c for c in range(values.shape[1]) if bad[:, c].all()]
         if empty:
@@ -191,6 +208,86 @@ def time_series_csv(
             )
         _fill(values, fill)
     return TimeSeries(values, columns, feats, targets, tuple(stamps))
+
+
+def _time_key(text: str) -> float | datetime | None:
+    """A number or an ISO 8601 date/time (``Z`` read as UTC), or None when it is neither."""
+    text = text.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        return number if math.isfinite(number) else None
+    try:
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
+
+
+def _kind(key: float | datetime) -> str:
+    if isinstance(key, float):
+        return "a number"
+    return "a date/time without a time zone" if key.tzinfo is None else "a zoned date/time"
+
+
+def time_order(
+    stamps: Sequence[str], lines: Sequence[int], path: PathLike, column: str, sort: bool = False
+) -> list[int]:
+    """The row order of a series by its times: the file's order, checked; or sorted.
+
+    Args:
+        stamps: the raw times, one per row.
+        lines: the file line of each row (for messages).
+        path: the file (for messages).
+        column: the time column's name (for messages).
+        sort: sort rows that are out of order instead of refusing them.
+
+    Returns:
+        Row indices in time order (``range(N)`` when the file is in order).
+
+    Raises:
+        DataError: a time that is neither a number nor an ISO date (or of another kind than the
+            first), times with and without a time zone, a row out of order (unless ``sort``),
+            or a time given twice.
+    """
+    keys: list[Any] = []
+    for stamp, line in zip(stamps, lines, strict=True):
+        key, at = _time_key(stamp), where(path, line, column)
+        if key is None:
+            raise DataError(
+                f"{at}: time {stamp!r} is neither a number nor an ISO 8601 date/time "
+                "(YYYY-MM-DD[ HH:MM[:SS]]), so the order of the rows cannot be checked",
+                "write the times in ISO 8601 or as numbers",
+                option=OptionHint("time_col", (None,), "if the rows are in time order already"),
+            )
+        if keys and _kind(key) != _kind(keys[0]):
+            raise DataError(
+                f"{at}: time {stamp!r} is {_kind(key)}, but the first row's time "
+                f"{stamps[0]!r} is {_kind(keys[0])}",
+                "write every time the same way",
+            )
+        keys.append(key)
+    order = list(range(len(keys)))
+    for i in range(1, len(keys)):
+        if keys[i] < keys[i - 1] and not sort:
+            raise DataError(
+                f"{where(path, lines[i], column)}: time {stamps[i]!r} comes before "
+                f"{stamps[i - 1]!r} of line {lines[i - 1]}; the rows must be in time order",
+                "sort the file by time",
+                option=OptionHint("sort_time", purpose="to sort the rows by time"),
+            )
+    if sort:
+        order.sort(key=keys.__getitem__)  # stable: equal times keep their file order
+    for a, b in zip(order, order[1:], strict=False):
+        if keys[a] == keys[b]:
+            first, second = sorted((a, b))
+            raise DataError(
+                f"{where(path, lines[second], column)}: time {stamps[second]!r} repeats "
+                f"{stamps[first]!r} of line {lines[first]}; a series has one row per time",
+                "remove or merge the repeated rows",
+            )
+    return order
 
 
 def _is_float(text: str) -> bool:

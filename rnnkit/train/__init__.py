@@ -13,6 +13,7 @@ from rnnkit.train.checkpoint import (
     save_weights,
 )
 from rnnkit.train.config import TrainerConfig, build_optimizer
+from rnnkit.train.config_changes import RESUMABLE, check_resume_config, config_changes
 from rnnkit.train.device import resolve_device
 from rnnkit.train.evaluation import evaluate
 from rnnkit.train.loader import ResumableLoader
@@ -34,12 +35,15 @@ from rnnkit.train.metrics import (
 from rnnkit.train.objective import Batch, Objective, StepOutput, detach_state, move_batch
 from rnnkit.train.plots import plot_confusion_matrix, plot_learning_curves, plot_lr_finder
 from rnnkit.train.rundir import RunDir
+from rnnkit.train.runlock import RunLock
+from rnnkit.train.runstart import RunStatus
 from rnnkit.train.schedules import build_scheduler, warmup_cosine, warmup_linear
 from rnnkit.train.seed import seed_everything, seed_worker
 from rnnkit.train.trainer import Trainer, TrainingDiverged
 
 __all__ = [
     "BLEU",
+    "RESUMABLE",
     "HOOKS",
     "MAE",
     "MSE",
@@ -56,6 +60,8 @@ __all__ = [
     "Perplexity",
     "ResumableLoader",
     "RunDir",
+    "RunLock",
+    "RunStatus",
     "SpanF1",
     "SpanPrecision",
     "SpanRecall",
@@ -66,6 +72,8 @@ __all__ = [
     "TrainingDiverged",
     "build_optimizer",
     "build_scheduler",
+    "check_resume_config",
+    "config_changes",
     "detach_state",
     "evaluate",
     "find_lr",

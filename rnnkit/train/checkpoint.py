@@ -1,36 +1,57 @@
 """Checkpoints on disk: atomic writes, model weights in safetensors, training state without pickle.
 
-A checkpoint is a directory holding ``model.safetensors`` (the weights) and
-``training_state.pt`` (optimizer, scheduler, RNG states, counters...: only tensors, dicts,
-lists, numbers, strings and None, saved with ``torch.save`` and read back with
-``torch.load(weights_only=True)``, so loading never runs code from the file).
+A checkpoint is a directory holding ``model.safetensors`` (the weights), ``training_state.pt``
+(optimizer, scheduler, RNG states, counters...: only tensors, dicts, lists, numbers, strings and
+None, saved with ``torch.save`` and read back with ``torch.load(weights_only=True)``, so loading
+never runs code from the file) and ``checksums.json`` (the sha256 of both, checked on load).
 
-Writes are atomic. A file is written to a temporary name beside its target, flushed to disk and
-renamed over it with ``os.replace``. A checkpoint directory ``D`` is written whole into a
-temporary directory, then swapped in: ``D -> D.old``, ``tmp -> D``, ``D.old`` removed. A crash at
-any moment leaves either the old or the new checkpoint; :func:`resolve_checkpoint` finds it
-(``D``, or ``D.old`` if the crash fell between the two renames).
+Writes are atomic (see ``rnnkit.train.atomic``). A checkpoint directory ``D`` is written whole
+into a temporary directory, then swapped in: ``D -> D.old``, ``tmp -> D``, ``D.old`` removed. A
+crash at any moment leaves either the old or the new checkpoint; :func:`resolve_checkpoint` finds
+it (``D``, or ``D.old`` if the crash fell between the two renames). A full disk or a folder
+that is not writable gives one :class:`~rnnkit.errors.WriteError` naming the file.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from rnnkit.errors import CheckpointError, writing
+from rnnkit.train.atomic import (
+    atomic_write,
+    atomic_write_text,
+    file_mode_in,
+    fsync_dir,
+    fsync_file,
+    remove_tree,
+    temp_dir,
+    torch_save,
+)
+from rnnkit.train.integrity import CHECKSUMS_FILE, verify_checksums, verify_sha256, write_checksums
+
+__all__ = [
+    "CheckpointError",
+    "atomic_write",
+    "atomic_write_text",
+    "load_checkpoint",
+    "load_training_state",
+    "load_weights",
+    "resolve_checkpoint",
+    "save_checkpoint",
+    "save_weights",
+    "unwrap_model",
+]
+
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "training_state.pt"
 STATE_FORMAT = "rnnkit.training_state"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint or weights file is missing, corrupted or does not match the model."""
+CHECKPOINT_FILES = (MODEL_FILE, STATE_FILE, CHECKSUMS_FILE)
+"""The files rnnkit writes in a checkpoint directory."""
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -42,52 +63,6 @@ def unwrap_model(model: nn.Module) -> nn.Module:
             model = model._orig_mod
         else:
             return model
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename inside ``path`` durable (not supported everywhere; best effort)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Write a file atomically: ``write(temp_path)``, flush to disk, rename over ``path``.
-
-    Args:
-        path: the final file.
-        write: a function that writes the whole file to the path it is given.
-
-    Returns:
-        ``path`` as a Path.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write a UTF-8 text file atomically (see :func:`atomic_write`)."""
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
@@ -109,12 +84,19 @@ def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda tmp: save_model(module, str(tmp)))
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+def load_weights(
+    model: nn.Module,
+    path: str | os.PathLike,
+    sha256: str | None = None,
+    recorded_in: str | os.PathLike | None = None,
+) -> nn.Module:
     """Load weights saved by :func:`save_weights` into ``model``, checking every name and shape.
 
     Args:
         model: a model built with the same configuration as the saved one.
         path: the ``.safetensors`` file.
+        sha256: the file's recorded sha256, checked before anything is read (None: unchecked).
+        recorded_in: where ``sha256`` was recorded (for the message).
 
     Returns:
         ``model``, with its weights replaced.
@@ -122,6 +104,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     Raises:
         CheckpointError: the file is missing, unreadable (truncated, not safetensors), or its
             names or shapes differ from the model's (the first difference is named).
+        IntegrityError: the file's sha256 differs from ``sha256``.
     """
     from safetensors import safe_open
     from safetensors.torch import load_model
@@ -130,6 +113,8 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     module = unwrap_model(model)
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file not found")
+    if sha256 is not None:
+        verify_sha256(path, sha256, recorded_in or "the run")
     try:
         with safe_open(str(path), framework="pt") as f:
             shapes = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
@@ -181,7 +166,7 @@ def resolve_checkpoint(directory: str | os.PathLike) -> Path | None:
 
 
 def save_checkpoint(directory: str | os.PathLike, model: nn.Module, state: dict[str, Any]) -> Path:
-    """Write a checkpoint directory atomically (model weights + training state).
+    """Write a checkpoint directory atomically (model weights, training state, checksums).
 
     Args:
         directory: e.g. ``RUN_DIR/checkpoint/last``.
@@ -190,34 +175,54 @@ def save_checkpoint(directory: str | os.PathLike, model: nn.Module, state: dict[
 
     Returns:
         ``directory`` as a Path.
+
+    Raises:
+        WriteError: the disk is full or the folder is not writable (the file is named).
     """
     from safetensors.torch import save_model
 
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     old = directory.with_name(directory.name + ".old")
-    for stale in directory.parent.glob(f".{directory.name}.*.tmp"):  # left by an earlier crash
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+    with writing(directory):
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        for stale in directory.parent.glob(f".{directory.name}.*.tmp"):  # left by a crash
+            remove_tree(stale)
+        tmp = temp_dir(directory.parent, directory.name)
     try:
-        save_model(unwrap_model(model), str(tmp / MODEL_FILE))
-        torch.save({"format": STATE_FORMAT, **state}, tmp / STATE_FILE)
-        for name in (MODEL_FILE, STATE_FILE):
-            with open(tmp / name, "rb+") as f:
-                os.fsync(f.fileno())
-        if resolve_checkpoint(directory) == directory:  # complete: it becomes the fallback
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(directory, old)
-        elif directory.exists():  # incomplete (not written by this function): worthless
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
+        _check_only_ours(directory)
+        with writing(directory / MODEL_FILE):
+            save_model(unwrap_model(model), str(tmp / MODEL_FILE))
+            os.chmod(tmp / MODEL_FILE, file_mode_in(tmp))  # safetensors writes 0o600
+            fsync_file(tmp / MODEL_FILE)
+        with writing(directory / STATE_FILE):
+            torch_save({"format": STATE_FORMAT, **state}, tmp / STATE_FILE, directory / STATE_FILE)
+            fsync_file(tmp / STATE_FILE)
+        write_checksums(tmp, (MODEL_FILE, STATE_FILE))
+        with writing(directory):
+            if resolve_checkpoint(directory) == directory:  # complete: it becomes the fallback
+                remove_tree(old)
+                os.replace(directory, old)
+            elif directory.exists():  # incomplete (not written by this function): worthless
+                remove_tree(directory)
+            os.replace(tmp, directory)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(directory.parent)
-    shutil.rmtree(old, ignore_errors=True)
+    fsync_dir(directory.parent)
+    remove_tree(old, ignore_errors=True)
     return directory
+
+
+def _check_only_ours(directory: Path) -> None:
+    """Refuse to replace a checkpoint folder that holds files rnnkit did not write."""
+    if directory.is_dir():
+        others = sorted(set(os.listdir(directory)) - set(CHECKPOINT_FILES))
+        if others:
+            raise CheckpointError(
+                f"{directory} holds {', '.join(others)}, which rnnkit did not write; saving a "
+                "checkpoint replaces that folder, so nothing was saved",
+                "move them out of the run's checkpoint folder",
+            )
 
 
 def load_training_state(path: str | os.PathLike) -> dict[str, Any]:
@@ -243,6 +248,9 @@ def load_training_state(path: str | os.PathLike) -> dict[str, Any]:
 def load_checkpoint(directory: str | os.PathLike, model: nn.Module) -> dict[str, Any]:
     """Load a checkpoint: weights into ``model``, and return the training state.
 
+    Both files are checked against the checkpoint's ``checksums.json`` first (checkpoints
+    written before checksums existed have none and are read unchecked).
+
     Args:
         directory: the checkpoint directory (``directory.old`` is used after a crash mid-swap).
         model: the model to load the weights into.
@@ -258,6 +266,7 @@ def load_checkpoint(directory: str | os.PathLike, model: nn.Module) -> dict[str,
         raise CheckpointError(
             f"{directory}: no checkpoint there (expected {MODEL_FILE} and {STATE_FILE})"
         )
+    verify_checksums(found, (MODEL_FILE, STATE_FILE))
     state = load_training_state(found / STATE_FILE)
     load_weights(model, found / MODEL_FILE)
     return state

@@ -8,6 +8,7 @@ keys with their defaults, so run directories written before a field existed stil
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from rnnkit.config import Config, check_non_negative, check_positive
+from rnnkit.config import Config
+from rnnkit.errors import ConfigError
 
 OptimizerName = Literal["adam", "adamw", "sgd"]
 SchedulerName = Literal["none", "plateau", "onecycle", "cosine", "linear", "step"]
@@ -24,6 +26,8 @@ AmpMode = Literal["off", "bf16", "fp16"]
 MonitorMode = Literal["min", "max"]
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+MAX_SEED = 2**63
+"""Seeds are integers in [0, 2**63) (torch takes 64 bits; rank offsets are added under DDP)."""
 
 
 @dataclass
@@ -79,30 +83,51 @@ class TrainerConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_positive(self, "epochs", "lr")
-        check_non_negative(self, "momentum", "weight_decay", "warmup_steps", "min_lr_ratio")
-        check_positive(self, "grad_clip", "clip_value", "plateau_patience", "checkpoint_every")
-        check_positive(self, "max_steps_per_epoch")
-        check_non_negative(self, "patience", "decay_start")
-        if self.warmup_fraction is not None and not 0 <= self.warmup_fraction < 1:
-            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
+        _at_least(self, 1, "epochs", "plateau_patience", "checkpoint_every", "max_steps_per_epoch")
+        _at_least(self, 0, "warmup_steps", "decay_start", "patience")
+        _in_range(self, "lr", 0, None, low_open=True)
+        _in_range(self, "weight_decay", 0, None)
+        _in_range(self, "momentum", 0, 1, high_open=True)
+        _in_range(self, "grad_clip", 0, None, low_open=True)
+        _in_range(self, "clip_value", 0, None, low_open=True)
+        _in_range(self, "warmup_fraction", 0, 1, high_open=True)
+        _in_range(self, "min_lr_ratio", 0, 1)
+        _in_range(self, "decay_factor", 0, 1, low_open=True)
+        _in_range(self, "plateau_factor", 0, 1, low_open=True, high_open=True)
+        if self.seed is not None and not 0 <= self.seed < MAX_SEED:
+            raise ConfigError(f"seed must be in [0, 2**63), got {self.seed}")
         if self.warmup_steps and self.warmup_fraction:
-            raise ValueError("set warmup_steps or warmup_fraction, not both")
+            raise ConfigError("set warmup_steps or warmup_fraction, not both")
         if self.scheduler == "onecycle" and self.warmup_steps:
-            raise ValueError('scheduler "onecycle" takes warmup_fraction, not warmup_steps')
+            raise ConfigError('scheduler "onecycle" takes warmup_fraction, not warmup_steps')
         if self.scheduler == "step" and (self.warmup_steps or self.warmup_fraction):
-            raise ValueError('scheduler "step" has no warmup; unset warmup_steps/warmup_fraction')
-        if not 0 < self.decay_factor <= 1:
-            raise ValueError(f"decay_factor must be in (0, 1], got {self.decay_factor}")
-        if not 0 <= self.min_lr_ratio <= 1:
-            raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
-        if not 0 < self.plateau_factor < 1:
-            raise ValueError(f"plateau_factor must be in (0, 1), got {self.plateau_factor}")
-        if not self.monitor:
-            raise ValueError("monitor must name an epoch log entry, e.g. 'val_loss'")
+            raise ConfigError('scheduler "step" has no warmup; unset warmup_steps/warmup_fraction')
+        if not self.monitor.strip():
+            raise ConfigError("monitor must name an epoch log entry, e.g. 'val_loss'")
         if not _DEVICE.match(self.device):
-            raise ValueError(
+            raise ConfigError(
                 f"device must be one of auto, cpu, cuda, cuda:N, mps; got {self.device!r}"
+            )
+
+    def check_monitor(self, metrics: Iterable[str], validation: bool = True) -> None:
+        """Check that ``monitor`` names an entry the epoch logs will have, before training.
+
+        Args:
+            metrics: the names of the run's metrics (logged as ``train_<name>``/``val_<name>``).
+            validation: whether there is validation data (``val_*`` entries).
+
+        Raises:
+            ConfigError: ``monitor`` is not among them (the valid names are listed).
+        """
+        names = ["train_loss", *(f"train_{m}" for m in metrics)]
+        if validation:
+            names += ["val_loss", *(f"val_{m}" for m in metrics)]
+        if self.monitor not in names:
+            missing = not validation and self.monitor.startswith("val_")
+            why = " (there is no validation data)" if missing else ""
+            raise ConfigError(
+                f"monitor {self.monitor!r} is not an entry of this run's epoch logs{why}; "
+                f"choose one of {', '.join(names)}"
             )
 
     def trainer_options(self) -> dict[str, Any]:
@@ -129,3 +154,36 @@ def build_optimizer(config: TrainerConfig, params: Iterable[nn.Parameter]) -> to
     return torch.optim.SGD(
         params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
+
+
+def _at_least(config: TrainerConfig, low: int, *names: str) -> None:
+    """Each named integer field is None or at least ``low``."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and value < low:
+            wanted = "positive" if low == 1 else "non-negative" if low == 0 else f">= {low}"
+            raise ConfigError(f"{name} must be {wanted}, got {value}")
+
+
+def _in_range(
+    config: TrainerConfig,
+    name: str,
+    low: float,
+    high: float | None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """The named float field is None or a finite number in the interval (ends open or closed)."""
+    value = getattr(config, name)
+    if value is None:
+        return
+    ok = math.isfinite(value) and (value > low if low_open else value >= low)
+    if high is not None:
+        ok = ok and (value < high if high_open else value <= high)
+    if ok:
+        return
+    if high is None:
+        wanted = ("positive" if low_open else "non-negative") if low == 0 else f">= {low:g}"
+        raise ConfigError(f"{name} must be {wanted} and finite, got {value}")
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    raise ConfigError(f"{name} must be in {interval}, got {value}")

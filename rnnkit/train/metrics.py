@@ -48,6 +48,15 @@ class Metric(ABC):
         """Sum ``totals`` over all DDP ranks (no-op in a single process)."""
         self.totals = all_reduce_sum(self.totals)
 
+    def load_totals(self, totals: Tensor) -> None:
+        """Put back sums saved from ``totals`` (a checkpoint of an epoch in progress)."""
+        if totals.shape != (self._size(),):
+            raise ValueError(
+                f"metric {self.name!r}: {tuple(totals.shape)} saved sums, expected "
+                f"({self._size()},); was it saved with another number of classes?"
+            )
+        self.totals = totals.to(torch.float64).clone()
+
     def _add(self, *values: Tensor | float) -> None:
         self.totals += torch.tensor([float(v) for v in values], dtype=torch.float64)
 
@@ -92,6 +101,20 @@ def _predictions(outputs: Tensor, targets: Tensor) -> Tensor:
         f"shape {tuple(targets.shape)} for targets of shape {tuple(targets.shape)}, "
         f"got outputs of shape {tuple(outputs.shape)} and dtype {outputs.dtype}"
     )
+
+
+def _class_pairs(
+    outputs: Tensor, targets: Tensor, ignore_index: int, num_classes: int
+) -> tuple[Tensor, Tensor]:
+    """Predicted and true classes (int64, CPU) of the positions not labelled ``ignore_index``."""
+    preds = _predictions(outputs, targets)
+    keep = targets != ignore_index
+    preds, labels = preds[keep].long().cpu(), targets[keep].long().cpu()
+    for name, values in (("label", labels), ("prediction", preds)):
+        if values.numel() and (values.min() < 0 or values.max() >= num_classes):
+            bad = values[(values < 0) | (values >= num_classes)][0]
+            raise ValueError(f"{name} {int(bad)} out of range for {num_classes} classes")
+    return preds, labels
 
 
 class Accuracy(Metric):
@@ -158,13 +181,8 @@ class ConfusionMatrix(Metric):
         return self.num_classes * self.num_classes
 
     def update(self, outputs: Tensor, targets: Tensor) -> None:
-        preds = _predictions(outputs, targets)
-        keep = targets != self.ignore_index
-        preds, labels = preds[keep].long().cpu(), targets[keep].long().cpu()
+        preds, labels = _class_pairs(outputs, targets, self.ignore_index, self.num_classes)
         C = self.num_classes
-        for name, values in (("label", labels), ("prediction", preds)):
-            if values.numel() and (values.min() < 0 or values.max() >= C):
-                raise ValueError(f"{name} out of range for {C} classes: {values.tolist()}")
         self.totals += torch.bincount(labels * C + preds, minlength=C * C).double()
 
     def matrix(self) -> Tensor:
@@ -191,19 +209,48 @@ class ConfusionMatrix(Metric):
         return "\n".join(lines)
 
 
-class MacroF1(ConfusionMatrix):
+class MacroF1(Metric):
     """Unweighted mean of per-class F1 over the classes that occur in labels or predictions.
 
-    Per class: ``F1 = 2 TP / (2 TP + FP + FN)``; classes that never occur in either are left out
-    of the mean (as scikit-learn does when no label list is given).
+    Per class: ``F1 = 2 TP / (2 TP + FP + FN)`` = ``2 TP / (support + predicted)``; classes that
+    never occur in either are left out of the mean (as scikit-learn does when no label list is
+    given). The state is three counts per class (true positives, labels, predictions), not a
+    ``(C, C)`` matrix: 2,000 classes keep 6,000 numbers in a checkpoint, not 4 million
+    (:class:`ConfusionMatrix` keeps the matrix when it is wanted).
     """
 
     name = "macro_f1"
 
+    def __init__(self, num_classes: int, ignore_index: int = -100) -> None:
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+        self.num_classes, self.ignore_index = num_classes, ignore_index
+        super().__init__()
+
+    def _size(self) -> int:
+        return 3 * self.num_classes  # true positives, support, predicted: one row each
+
+    def update(self, outputs: Tensor, targets: Tensor) -> None:
+        preds, labels = _class_pairs(outputs, targets, self.ignore_index, self.num_classes)
+        C = self.num_classes
+        counts = torch.stack(
+            [
+                torch.bincount(labels[preds == labels], minlength=C),
+                torch.bincount(labels, minlength=C),
+                torch.bincount(preds, minlength=C),
+            ]
+        )
+        self.totals += counts.view(-1).double()
+
+    def load_totals(self, totals: Tensor) -> None:
+        C = self.num_classes
+        if totals.numel() == C * C:  # saved by an rnnkit that kept the confusion matrix
+            m = totals.view(C, C)
+            totals = torch.cat([m.diag(), m.sum(dim=1), m.sum(dim=0)])
+        super().load_totals(totals)
+
     def compute(self) -> float:
-        m = self.totals.view(self.num_classes, self.num_classes)
-        tp = m.diag()
-        support, predicted = m.sum(dim=1), m.sum(dim=0)
+        tp, support, predicted = self.totals.view(3, self.num_classes)
         present = (support + predicted) > 0
         if not present.any():
             return math.nan

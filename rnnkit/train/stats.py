@@ -105,4 +105,4 @@ class EpochStats:
                 f"{sorted(m.name for m in self.metrics)}"
             )
         for metric in self.metrics:
-            metric.totals = saved[metric.name].clone()
+            metric.load_totals(saved[metric.name])

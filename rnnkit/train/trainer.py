@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from rnnkit.errors import Interrupted, RnnkitError
 from rnnkit.train import distributed
 from rnnkit.train.callbacks import (
     Callback,
@@ -31,6 +33,7 @@ from rnnkit.train.checkpoint import unwrap_model
 from rnnkit.train.config import TrainerConfig, build_optimizer
 from rnnkit.train.device import AmpMode, amp_dtype, autocast, grad_scaler, resolve_device
 from rnnkit.train.evaluation import evaluate
+from rnnkit.train.interrupt import InterruptGuard
 from rnnkit.train.lr_finder import LRFinderResult, find_lr
 from rnnkit.train.metrics import Metric, check_metrics
 from rnnkit.train.objective import Batch, Objective, StepOutput, detach_state, move_batch
@@ -52,7 +55,7 @@ from rnnkit.train.stats import EpochStats
 __all__ = ["Trainer", "TrainerConfig", "TrainingDiverged", "resolve_device"]
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(RnnkitError, RuntimeError):
     """The loss became NaN or infinite; the bad update was not applied and nothing was saved."""
 
 
@@ -211,40 +214,48 @@ class Trainer:
 
         Raises:
             TrainingDiverged: the loss became NaN or infinite (the last good checkpoint stays).
+            Interrupted: Ctrl-C or SIGTERM; the last checkpoint was saved after the current step
+                (a second Ctrl-C stops at once, without saving).
+            RunLockedError: another process is training in ``run_dir``.
         """
-        self._start_fit(train_data, epochs, resume)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        while self.epoch < self._epochs and not self.should_stop:
-            for batch in self._start_epoch(train_data):
-                self.optimizer.zero_grad(set_to_none=True)
-                with self._autocast():
-                    out = self.objective(self.model, move_batch(batch, self.device), self.state)
-                self._check_finite(out.loss)
-                self.scaler.scale(out.loss).backward()
-                self.scaler.unscale_(self.optimizer)
-                if self.clip_value is not None:
-                    nn.utils.clip_grad_value_(params, self.clip_value)
-                if self.grad_clip is not None:
-                    self.grad_norm = nn.utils.clip_grad_norm_(params, self.grad_clip)
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                if self.scheduler is not None and self.scheduler_interval == "step":
-                    self.scheduler.step()
-                self.state = detach_state(out.state) if self.stateful else None
-                self._count_step(out)
-                for callback in self.callbacks:
-                    callback.on_step_end(self, out)
-                if self.checkpoint_every and self.global_step % self.checkpoint_every == 0:
-                    self.save_checkpoint("last")
-                if self.should_stop or self.step_in_epoch == self.max_steps_per_epoch:
+        with self._running(train_data, epochs, resume) as interrupt:
+            while self.epoch < self._epochs and not self.should_stop and not interrupt.requested:
+                for batch in self._start_epoch(train_data):
+                    self.optimizer.zero_grad(set_to_none=True)
+                    with self._autocast():
+                        out = self.objective(self.model, move_batch(batch, self.device), self.state)
+                    self._check_finite(out.loss)
+                    self.scaler.scale(out.loss).backward()
+                    self.scaler.unscale_(self.optimizer)
+                    if self.clip_value is not None:
+                        nn.utils.clip_grad_value_(params, self.clip_value)
+                    if self.grad_clip is not None:
+                        self.grad_norm = nn.utils.clip_grad_norm_(params, self.grad_clip)
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                    if self.scheduler is not None and self.scheduler_interval == "step":
+                        self.scheduler.step()
+                    self.state = detach_state(out.state) if self.stateful else None
+                    self._count_step(out)
+                    for callback in self.callbacks:
+                        callback.on_step_end(self, out)
+                    if self.checkpoint_every and self.global_step % self.checkpoint_every == 0:
+                        self.save_checkpoint("last")
+                    if self.should_stop or self.step_in_epoch == self.max_steps_per_epoch:
+                        break
+                    if interrupt.requested:  # Ctrl-C: _running saves a checkpoint and stops
+                        break
+                if interrupt.requested:
                     break
-            logs = self._end_epoch(val_data)
-            if self.scheduler is not None and self.scheduler_interval == "epoch":
-                self.scheduler.step(monitored_value(logs, self.monitor))
-            for callback in self.callbacks:
-                callback.on_epoch_end(self, logs)
-            self._record_epoch(logs)
-        self._end_fit()
+                logs = self._end_epoch(val_data)
+                if self.scheduler is not None and self.scheduler_interval == "epoch":
+                    self.scheduler.step(monitored_value(logs, self.monitor))
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, logs)
+                self._record_epoch(logs)
+            if not interrupt.requested:
+                self._end_fit()
         return self.history
 
     def evaluate(self, data: Iterable[Batch], log_as: str | None = None) -> dict[str, float]:
@@ -274,7 +285,7 @@ class Trainer:
         kwargs.setdefault("grad_clip", self.grad_clip)
         result = find_lr(model, self.optimizer, self.objective, data, device=self.device, **kwargs)
         if self.run_dir is not None and self.is_main:
-            plot_lr_finder(*result, self.run_dir.path / RunDir.LR_FINDER)
+            plot_lr_finder(*result, self.run_dir.create().path / RunDir.LR_FINDER)
         return result
 
     def log(self, line: str) -> None:
@@ -314,16 +325,56 @@ class Trainer:
             self.run_dir.write_metrics(self.history)
 
     # the steps of fit ---------------------------------------------------------------------------
+    @contextmanager
+    def _running(self, train_data: Any, epochs: int | None, resume: bool) -> Iterator[Any]:
+        """Around the loop: the run directory's lock, and Ctrl-C deferred to the end of a step."""
+        lock = None
+        if self.run_dir is not None and self.is_main:
+            lock = self.run_dir.create().lock().acquire()
+        guard = InterruptGuard(enabled=not distributed.is_distributed())
+        try:
+            with guard:
+                self._start_fit(train_data, epochs, resume)
+                try:
+                    yield guard
+                except Exception as err:
+                    if guard.requested:  # e.g. DataLoader workers that died of the same Ctrl-C
+                        raise Interrupted(self._interrupted(save=False)) from err
+                    raise
+                if guard.requested:
+                    raise Interrupted(self._interrupted(save=True))
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _interrupted(self, save: bool) -> str:
+        """Save the last checkpoint (when the loop stopped between steps) and say how to resume."""
+        if self.step_in_epoch:
+            where = f"at epoch {self.epoch + 1}, step {self.step_in_epoch}"
+        else:
+            where = f"after epoch {self.epoch}" if self.epoch else "before the first step"
+        where += f" (global step {self.global_step})"
+        if self.run_dir is None:
+            return f"stopped {where}; nothing was saved (no run directory)"
+        if save and (self._last_checkpoint is None or self._last_checkpoint[1] != self.global_step):
+            self.save_checkpoint("last")
+        if self._last_checkpoint is None:
+            return f"stopped {where}, before the first checkpoint: start the run again"
+        path, step = self._last_checkpoint
+        return (
+            f"stopped {where}; the last checkpoint is {path} (global step {step}): "
+            "resume the run (--resume) to continue from it"
+        )
+
     def _start_fit(self, train_data: Any, epochs: int | None, resume: bool) -> None:
         self._epochs = epochs if epochs is not None else self.config.epochs if self.config else 1
         distributed.check_sharded(train_data)
         self._train_data = train_data
         self.stateful = self._is_stateful(train_data)
         self.should_stop = False
-        if self.run_dir is not None and self.is_main:
-            self.run_dir.create()
-            if not resume and self.global_step == 0 and self.run_dir.metrics_path.exists():
-                self.run_dir.write_metrics([])  # a fresh run in an old directory
+        old = self.run_dir is not None and self.run_dir.metrics_path.exists()
+        if old and self.is_main and not resume and self.global_step == 0:
+            self.run_dir.write_metrics([])  # a fresh run in an old directory
         if resume:
             self._load_for_resume()
         for callback in self.callbacks:

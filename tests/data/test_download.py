@@ -2,6 +2,7 @@
 
 import hashlib
 import importlib
+import os
 
 import pytest
 
@@ -119,9 +120,67 @@ def test_download_refuses_unchecked_or_insecure_urls(source, tmp_path):
 
 
 def test_failed_download_says_what_to_do(tmp_path):
-    with pytest.raises(DownloadError, match="could not download.*Put the file there yourself"):
-        download((tmp_path / "missing").as_uri(), tmp_path / "x", sha256="0" * 64, progress=False)
-    assert not (tmp_path / "x").exists()
+    url = (tmp_path / "missing").as_uri()
+    with pytest.raises(DownloadError) as caught:
+        download(url, tmp_path / "ds" / "x.txt", sha256="0" * 64, progress=False)
+    assert str(caught.value) == (
+        f"cannot download {url}: no such file or directory; put a copy of x.txt in "
+        f"{tmp_path / 'ds'}, or pass data_dir=DIR naming a folder that has it"
+    )
+    assert caught.value.render(cli=True).endswith(
+        "or pass --data-dir DIR naming a folder that has it"
+    )
+    assert list((tmp_path / "ds").iterdir()) == []  # no partial file left
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_offline_and_refused_downloads_are_one_line(tmp_path, monkeypatch):
+    # issue: an offline download gave a traceback; now: the cause and where to put a copy
+    import socket
+    import urllib.error
+    import urllib.request
+
+    url = f"https://127.0.0.1:{_free_port()}/data.csv"  # nothing listens there
+    with pytest.raises(DownloadError, match=rf"cannot download {url}: the connection was refused;"):
+        download(url, tmp_path / "data.csv", sha256="0" * 64, progress=False, timeout=5)
+
+    def offline(url, timeout):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DownloadError) as caught:
+        download("https://example.org/d.csv", tmp_path / "d.csv", sha256="0" * 64, progress=False)
+    message = caught.value.render(cli=True)
+    assert message == (
+        "cannot download https://example.org/d.csv: the host name could not be resolved (no "
+        f"network connection?); put a copy of d.csv in {tmp_path}, or pass --data-dir DIR naming "
+        "a folder that has it"
+    )
+
+    def not_found(url, timeout):
+        raise urllib.error.HTTPError(url, 404, "Not Found", {}, None)
+
+    monkeypatch.setattr(urllib.request, "urlopen", not_found)
+    with pytest.raises(DownloadError, match="the server answered HTTP 404 Not Found; put a copy"):
+        download("https://example.org/d.csv", tmp_path / "d.csv", sha256="0" * 64, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_downloads_get_the_usual_file_mode(source, tmp_path):
+    old = os.umask(0o022)
+    try:
+        sha = hashlib.sha256(source.read_bytes()).hexdigest()
+        dest = download(source.as_uri(), tmp_path / "m" / "data.bin", sha256=sha, progress=False)
+    finally:
+        os.umask(old)
+    assert dest.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0o600
 
 
 def test_find_or_download(source, tmp_path):

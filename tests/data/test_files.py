@@ -86,3 +86,69 @@ def test_select_splits():
         select_splits(["dev"], available, "X")
     with pytest.raises(ValueError, match="no split requested"):
         select_splits([], available, "X")
+
+
+def test_the_utf8_hint_names_the_python_argument_or_the_cli_flag_that_exists(make_file):
+    with pytest.raises(DataError) as caught:
+        read_text(make_file("latin.txt", b"caf\xe9\n"))
+    err = caught.value
+    assert "or pass errors='replace' to read bad bytes as U+FFFD" in str(err)
+    assert "or pass --errors replace to read" in err.render(cli=True)
+    shown = err.render(cli=True, flags={"--skip-empty"})  # a command without --errors
+    assert "errors" not in shown.split(";")[1] and shown.endswith("`iconv -f latin1 -t utf-8`)")
+
+
+def _bomb(tmp_path, size):
+    """A gzip and a zip file of ``size`` bytes of one character (a few KB on disk)."""
+    import gzip
+
+    data = b"a" * size
+    (tmp_path / "bomb.gz").write_bytes(gzip.compress(data))
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("inner.txt", data)
+    return tmp_path / "bomb.gz", tmp_path / "bomb.zip"
+
+
+def test_decompression_is_bounded_naming_the_file_and_the_limit(tmp_path, monkeypatch):
+    # issue: gzip/zip members were read whole into memory, with no bound
+    monkeypatch.setenv("RNNKIT_MAX_DECOMPRESSED", "1M")
+    for path in _bomb(tmp_path, 3 << 20):
+        assert path.stat().st_size < 20_000
+        with pytest.raises(DataError, match=rf"{path.name}: decompresses to more than 1 MiB"):
+            read_text(path)
+        with pytest.raises(DataError, match=rf"{path.name}, line 1: the line decompresses to"):
+            list(iter_lines(path))  # a stream of one endless line is bounded too
+    plain = tmp_path / "plain.txt"  # the bound is for decompression only
+    plain.write_bytes(b"a" * (2 << 20))
+    assert len(read_text(plain)) == 2 << 20
+    monkeypatch.setenv("RNNKIT_MAX_DECOMPRESSED", "4M")
+    assert len(read_text(tmp_path / "bomb.zip")) == 3 << 20
+
+
+def test_zip_and_gzip_lines_are_streamed(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNKIT_MAX_DECOMPRESSED", "100")
+    lines = "".join(f"line {i}\n" for i in range(1000))  # 8 KB, each line under the limit
+    with zipfile.ZipFile(tmp_path / "many.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("inner.txt", lines)
+    found = list(iter_lines(tmp_path / "many.zip"))
+    assert len(found) == 1000 and found[-1] == (1000, "line 999")
+
+
+@pytest.mark.parametrize(
+    "text, size", [("123", 123), ("8G", 8 << 30), ("500m", 500 << 20), (" 2 KiB ", 2048)]
+)
+def test_the_decompression_limit_setting(monkeypatch, text, size):
+    from rnnkit.data.files import decompressed_limit
+
+    monkeypatch.setenv("RNNKIT_MAX_DECOMPRESSED", text)
+    assert decompressed_limit() == size
+
+
+def test_a_bad_decompression_limit_setting(monkeypatch):
+    from rnnkit.data.files import decompressed_limit
+
+    monkeypatch.setenv("RNNKIT_MAX_DECOMPRESSED", "lots")
+    with pytest.raises(ValueError, match="RNNKIT_MAX_DECOMPRESSED='lots' is not a size"):
+        decompressed_limit()
+    monkeypatch.delenv("RNNKIT_MAX_DECOMPRESSED")
+    assert decompressed_limit() == 4 << 30

@@ -98,3 +98,41 @@ def test_format_is_guessed_from_the_name():
     assert guess_format("x.ndjson") == "jsonl"
     with pytest.raises(ValueError, match=r"x\.txt: cannot tell the format .* format='csv'"):
         guess_format("x.txt")
+
+
+def test_fields_longer_than_the_csv_modules_default_limit(make_file):
+    # issue: CSV fields above 131,072 characters were rejected with no way to lift the limit
+    import csv
+
+    previous = csv.field_size_limit(131_072)  # Python's default, whatever ran before
+    try:
+        long_text = "word " * 60_000  # 300,000 characters
+        path = make_file("long.csv", f'text,label\n"{long_text}",pos\nshort,neg\n')
+        assert table(path, "text", "label") == [(long_text.strip(), "pos"), ("short", "neg")]
+        tsv = make_file("long.tsv", f"text\tlabel\n{long_text}\tpos\n")
+        assert table(tsv, "text", "label") == [(long_text.strip(), "pos")]
+    finally:
+        csv.field_size_limit(max(previous, csv.field_size_limit()))
+
+
+def test_empty_values_hint_at_the_option_as_an_argument_or_a_flag(make_file):
+    path = make_file("gap.csv", "text,label\nfine,pos\n,neg\n")
+    with pytest.raises(DataError) as caught:
+        table(path, "text", "label")
+    expected = f"{path}, line 3: empty text; pass skip_empty=True to skip such rows"
+    assert str(caught.value) == expected
+    assert caught.value.render(cli=True).endswith("pass --skip-empty to skip such rows")
+
+
+def test_one_column_of_jsonl_csv_or_tsv_is_parsed_by_field(make_file):
+    # for predict --input x.jsonl: each line's field, not the raw JSON line
+    from rnnkit.data.table import column
+
+    jsonl = make_file("in.jsonl", '{"text": "a film", "id": 1}\n\n{"text": "a \\"b\\"", "id": 2}\n')
+    assert column(jsonl, "text") == [(1, "a film"), (3, 'a "b"')]
+    assert column(jsonl, "id") == [(1, "1"), (3, "2")]
+    with pytest.raises(DataError, match=r"in\.jsonl, line 1: no key 'review'; keys found: 'text'"):
+        column(jsonl, "review")
+    csv_file = make_file("in.csv", 'text,id\n"x, y",1\nz,2\n')
+    assert column(csv_file, "text") == [(2, "x, y"), (3, "z")]
+    assert column(make_file("in.tsv", "a\tb\n1\t2\n"), 1) == [(2, "2")]

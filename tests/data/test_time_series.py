@@ -131,3 +131,75 @@ def test_shared_ett(shared_data):
         "2016-07-01 01:00:00",
     )
     assert ett("ETTh1", shared_data / "ett", features=["OT"]).values.shape == (17_420, 1)
+
+
+def test_rows_out_of_time_order_are_refused_naming_both_lines(make_file):
+    # issue: forecast accepted unsorted timestamps, pairing inputs with the wrong targets
+    path = make_file(
+        "u.csv", "date,OT\n2020-01-01 00:00,1\n2020-01-01 02:00,3\n2020-01-01 01:00,2\n"
+    )
+    with pytest.raises(DataError) as caught:
+        time_series_csv(path, "date", "OT")
+    assert str(caught.value) == (
+        f"{path}, line 4, column 'date': time '2020-01-01 01:00' comes before "
+        "'2020-01-01 02:00' of line 3; the rows must be in time order; sort the file by time, "
+        "or pass sort_time=True to sort the rows by time"
+    )
+    assert "pass --sort-time to sort" in caught.value.render(cli=True)
+    series = time_series_csv(path, "date", "OT", sort_time=True)
+    assert series.values[:, 0].tolist() == [1.0, 2.0, 3.0]
+    assert series.timestamps == ("2020-01-01 00:00", "2020-01-01 01:00", "2020-01-01 02:00")
+
+
+@pytest.mark.parametrize("sort_time", [False, True])
+def test_a_repeated_time_is_refused_even_when_sorting(make_file, sort_time):
+    # issue: duplicate timestamps were accepted silently
+    path = make_file("d.csv", "t,OT\n3,1\n1,2\n2,3\n1,4\n")
+    if not sort_time:
+        with pytest.raises(DataError, match=r"line 3, column 't': time '1' comes before '3'"):
+            time_series_csv(path, "t", "OT")
+        path = make_file("d.csv", "t,OT\n1,1\n2,2\n2,3\n")
+    with pytest.raises(DataError) as caught:
+        time_series_csv(path, "t", "OT", sort_time=sort_time)
+    line, first = (5, 3) if sort_time else (4, 3)
+    assert str(caught.value).startswith(f"{path}, line {line}, column 't': time ")
+    assert f"of line {first}; a series has one row per time" in str(caught.value)
+
+
+def test_times_compare_as_dates_numbers_and_zoned_times(make_file):
+    zoned = "t,OT\n2020-01-01T01:00:00+01:00,1\n2020-01-01T00:30:00Z,2\n"  # 00:00Z, then 00:30Z
+    assert len(time_series_csv(make_file("z.csv", zoned), "t", "OT")) == 2
+    numbers = "t,OT\n9,1\n10,2\n100.5,3\n"  # numeric, not alphabetical, order
+    assert len(time_series_csv(make_file("n.csv", numbers), "t", "OT")) == 3
+    dates = "t,OT\n2020-01-09,1\n2020-01-10,2\n"
+    assert len(time_series_csv(make_file("dd.csv", dates), "t", "OT")) == 2
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            "t,OT\n1/2/2020,1\n",
+            r"line 2, column 't': time '1/2/2020' is neither a number nor an ISO",
+        ),
+        ("t,OT\n2020-01-01,1\n5,2\n", r"line 3, column 't': time '5' is a number, but the first"),
+        (
+            "t,OT\n2020-01-01T00:00Z,1\n2020-01-02,2\n",
+            r"'2020-01-02' is a date/time without a time zone, but the first row's time "
+            r"'2020-01-01T00:00Z' is a zoned date/time",
+        ),
+    ],
+)
+def test_times_that_cannot_be_ordered(make_file, content, message):
+    with pytest.raises(DataError, match=message):
+        time_series_csv(make_file("s.csv", content), "t", "OT")
+    unordered = time_series_csv(make_file("s.csv", content), None, "OT", features=["OT"])
+    assert unordered.timestamps == ()  # without a time column, file order is the order
+
+
+def test_missing_values_are_filled_in_time_order_after_sorting(make_file):
+    path = make_file("g.csv", "t,v\n3,3\n1,1\n2,\n")
+    series = time_series_csv(path, "t", "v", fill="interpolate", sort_time=True)
+    assert series.values[:, 0].tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(DataError, match=r"line 4, column 'v': missing .*pass fill='ffill', "):
+        time_series_csv(path, "t", "v", sort_time=True)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import rnnkit.train.checkpoint as checkpoint
+from rnnkit.errors import IntegrityError
 from rnnkit.train import (
     CheckpointError,
     ResumableLoader,
@@ -52,10 +53,10 @@ def test_a_crash_while_writing_leaves_the_old_checkpoint(tmp_path, monkeypatch):
     save_checkpoint(tmp_path / "last", _model(1.0), {"step": 1})
     real_save = torch.save
 
-    def dies_halfway(obj, path):
-        real_save(obj, path)
-        with open(path, "r+b") as f:
-            f.truncate(10)  # a half-written file...
+    def dies_halfway(obj, f):
+        real_save(obj, f)
+        f.flush()
+        f.truncate(10)  # a half-written file...
         raise KeyboardInterrupt  # ...and the process dies
 
     monkeypatch.setattr(checkpoint.torch, "save", dies_halfway)
@@ -114,6 +115,9 @@ def test_truncated_or_foreign_training_state_names_the_file(tmp_path):
     save_checkpoint(tmp_path / "last", _model(1.0), {"step": 1})
     state_file = tmp_path / "last/training_state.pt"
     state_file.write_bytes(state_file.read_bytes()[:50])
+    with pytest.raises(IntegrityError, match="training_state.pt: the file is corrupted"):
+        load_checkpoint(tmp_path / "last", _model(0.0))
+    (tmp_path / "last/checksums.json").unlink()  # as written before checksums existed
     with pytest.raises(
         CheckpointError, match="training_state.pt: could not read the training state"
     ):

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from rnnkit.errors import ConfigError
 from rnnkit.train import TrainerConfig, build_optimizer
 
 
@@ -54,9 +55,20 @@ def test_missing_keys_take_defaults_and_unknown_keys_are_errors():
         ({"epochs": 2.5}, "epochs must be int, got 2.5"),
         ({"epochs": True}, "epochs must be int, got True"),
         ({"lr": "fast"}, "lr must be float, got 'fast'"),
-        ({"lr": -1.0}, "lr must be positive"),
-        ({"grad_clip": 0.0}, "grad_clip must be positive"),
-        ({"seed": -3}, None),
+        ({"lr": -1.0}, "lr must be positive and finite, got -1.0"),
+        ({"grad_clip": 0.0}, "grad_clip must be positive and finite, got 0.0"),
+        ({"seed": -3}, r"seed must be in \[0, 2\*\*63\), got -3"),
+        ({"momentum": 2.0}, r"momentum must be in \[0, 1\), got 2.0"),
+        ({"momentum": 1.0}, r"momentum must be in \[0, 1\), got 1.0"),
+        ({"lr": float("nan")}, "lr must be positive and finite, got nan"),
+        ({"weight_decay": float("inf")}, "weight_decay must be non-negative and finite, got inf"),
+        ({"clip_value": -1.0}, "clip_value must be positive and finite, got -1.0"),
+        ({"min_lr_ratio": 1.5}, r"min_lr_ratio must be in \[0, 1\], got 1.5"),
+        ({"patience": -1}, "patience must be non-negative, got -1"),
+        ({"checkpoint_every": 0}, "checkpoint_every must be positive, got 0"),
+        ({"max_steps_per_epoch": 0}, "max_steps_per_epoch must be positive, got 0"),
+        ({"warmup_steps": -2}, "warmup_steps must be non-negative, got -2"),
+        ({"monitor": " "}, "monitor must name an epoch log entry"),
         ({"warmup_fraction": 1.5}, r"warmup_fraction must be in \[0, 1\)"),
         ({"warmup_steps": 10, "warmup_fraction": 0.1}, "warmup_steps or warmup_fraction, not both"),
         ({"scheduler": "onecycle", "warmup_steps": 5}, "onecycle.*takes warmup_fraction"),
@@ -66,11 +78,24 @@ def test_missing_keys_take_defaults_and_unknown_keys_are_errors():
     ],
 )
 def test_validation_names_the_field_and_the_allowed_values(kwargs, message):
-    if message is None:  # a negative seed is a valid int for the config; seeding rejects it
-        TrainerConfig(**kwargs)
-        return
     with pytest.raises(ValueError, match=message):
         TrainerConfig(**kwargs)
+
+
+def test_range_errors_are_config_errors_and_the_edges_are_valid():
+    with pytest.raises(ConfigError):  # exit code 1 on the command line
+        TrainerConfig(momentum=2.0)
+    edges = TrainerConfig(momentum=0.0, weight_decay=0.0, min_lr_ratio=1.0, seed=2**63 - 1)
+    assert edges.momentum == 0.0 and TrainerConfig(momentum=0.99, patience=0).patience == 0
+
+
+def test_monitor_is_checked_against_the_runs_metrics_before_training():
+    config = TrainerConfig(monitor="val_acuracy")
+    with pytest.raises(ConfigError, match="monitor 'val_acuracy' is not an entry .* val_accuracy"):
+        config.check_monitor(["accuracy"])
+    TrainerConfig(monitor="val_accuracy").check_monitor(["accuracy"])
+    with pytest.raises(ConfigError, match="there is no validation data.*choose one of train_loss"):
+        TrainerConfig().check_monitor(["accuracy"], validation=False)
 
 
 def test_build_optimizer_by_name():

@@ -86,8 +86,47 @@ def test_confusion_matrix_counts_and_format():
     assert metric.compute() == pytest.approx(3 / 5)
     table = metric.format(["neg", "pos", "mix"])
     assert table.splitlines()[1].split() == ["neg", "1", "1", "0"]
-    with pytest.raises(ValueError, match="label out of range for 3 classes"):
+    with pytest.raises(ValueError, match="label 3 out of range for 3 classes"):
         metric.update(torch.tensor([0]), torch.tensor([3]))
+
+
+def _brute_force_macro_f1(preds: list[int], labels: list[int]) -> float:
+    scores = []
+    for c in sorted(set(preds) | set(labels)):
+        tp = sum(p == c and y == c for p, y in zip(preds, labels, strict=True))
+        fp = sum(p == c and y != c for p, y in zip(preds, labels, strict=True))
+        fn = sum(p != c and y == c for p, y in zip(preds, labels, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn))
+    return sum(scores) / len(scores)
+
+
+def test_macro_f1_keeps_three_counts_per_class_not_a_matrix():
+    # issue: a 2,000-class macro-F1 stored a 2000 x 2000 matrix (32 MB) in every checkpoint
+    classes = 2000
+    metric = MacroF1(num_classes=classes)
+    assert metric.totals.numel() == 3 * classes  # was classes * classes
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 50, (400,), generator=g)
+    preds = torch.where(torch.rand(400, generator=g) < 0.6, labels, torch.randint(0, 60, (400,)))
+    for i in range(0, 400, 64):  # batched updates add up
+        logits = torch.full((len(labels[i : i + 64]), classes), -1.0)
+        logits[torch.arange(len(logits)), preds[i : i + 64]] = 1.0
+        metric.update(logits, labels[i : i + 64])
+    expected = _brute_force_macro_f1(preds.tolist(), labels.tolist())
+    assert metric.compute() == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="prediction 2000 out of range for 2000 classes"):
+        metric.update(torch.tensor([2000]), torch.tensor([1]))
+
+
+def test_macro_f1_reads_the_matrix_state_of_older_checkpoints():
+    labels, preds = torch.tensor([0, 0, 1, 1, 2]), torch.tensor([0, 1, 1, 1, 0])
+    old = ConfusionMatrix(num_classes=4)  # what MacroF1 used to save
+    old.update(preds, labels)
+    metric = MacroF1(num_classes=4)
+    metric.load_totals(old.totals)
+    assert metric.compute() == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    with pytest.raises(ValueError, match="saved with another number of classes"):
+        metric.load_totals(torch.zeros(7, dtype=torch.float64))
 
 
 def test_perplexity_by_hand():

@@ -1,11 +1,14 @@
-"""Run directories: JSON config and vocabularies, repeatable metrics.jsonl, weights, plots."""
+"""Run directories: JSON config and vocabularies, repeatable metrics.jsonl, weights, plots, the
+sha256 of every weight and vocabulary file, file modes from the umask."""
 
 import json
+import os
 from dataclasses import dataclass
 
 import pytest
 import torch
 
+from rnnkit.errors import IntegrityError
 from rnnkit.train import Accuracy, ResumableLoader, RunDir, Trainer, TrainerConfig
 
 from .tiny import TinyClassifier, classification_dataset, classify
@@ -96,3 +99,83 @@ def test_a_fresh_run_in_an_old_directory_starts_a_new_metrics_file(tmp_path):
     _run(tmp_path)
     _run(tmp_path)
     assert len(RunDir(tmp_path).read_metrics()) == 4
+
+
+def _flip_a_bit(path, offset_from_end=5):
+    data = bytearray(path.read_bytes())
+    data[-offset_from_end] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_bit_flipped_in_the_weights_is_caught_at_load(tmp_path):
+    # issue: bit-flipped weights loaded silently (a probability moved from 0.56 to 0.9995)
+    run = RunDir(tmp_path).create()
+    run.save_config({"task": "classify", "config": {}})
+    torch.manual_seed(0)
+    run.save_model(TinyClassifier())
+    recorded = run.load_config()["files"]["model.safetensors"]
+    assert len(recorded) == 64 and run.load_config()["task"] == "classify"
+    run.load_model(TinyClassifier())
+    _flip_a_bit(run.model_path)  # still a valid safetensors file: one float changed
+    with pytest.raises(IntegrityError) as caught:
+        run.load_model(TinyClassifier())
+    assert str(caught.value).startswith(
+        f"{run.model_path}: the file is corrupted or was changed after rnnkit wrote it (its "
+        "sha256 is "
+    )
+    assert f"{run.config_path} records {recorded[:16]}..." in str(caught.value)
+
+
+def test_a_changed_vocabulary_is_caught_at_load(tmp_path):
+    run = RunDir(tmp_path).create()
+    run.save_vocab(["<pad>", "<unk>", "good", "bad"])
+    run.save_vocab({"NEG": 0, "POS": 1}, name="labels")
+    run.save_config({"task": "classify", "config": {}})  # keeps the files section
+    assert set(run.load_config()["files"]) == {"vocab.json", "vocab_labels.json"}
+    run.vocab_path("labels").write_text('{"NEG": 1, "POS": 0}\n')  # labels swapped by hand
+    assert run.load_vocab() == ["<pad>", "<unk>", "good", "bad"]
+    with pytest.raises(IntegrityError, match=r"vocab_labels\.json: the file is corrupted"):
+        run.load_vocab("labels")
+
+
+def test_files_written_before_checksums_existed_still_load(tmp_path):
+    run = RunDir(tmp_path).create()
+    run.save_vocab(["a"])
+    run.save_model(TinyClassifier())
+    run.config_path.write_text('{"task": "classify", "config": {}}')  # no files section
+    assert run.load_vocab() == ["a"]
+    run.load_model(TinyClassifier())
+
+
+def test_checkpoints_are_checked_too(tmp_path):
+    trainer = _run(tmp_path)
+    last = tmp_path / "checkpoint/last"
+    assert set(json.loads((last / "checksums.json").read_text())["sha256"]) == {
+        "model.safetensors",
+        "training_state.pt",
+    }
+    _flip_a_bit(last / "model.safetensors")
+    with pytest.raises(IntegrityError, match=r"checkpoint/last/model\.safetensors: the file is"):
+        trainer.fit(ResumableLoader(classification_dataset(48), 8), epochs=4, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)]
+)
+def test_every_file_of_a_run_has_the_same_mode_from_the_umask(tmp_path, umask, file_mode, dir_mode):
+    # issue: config/model files were 0600 (mkstemp) but metrics.jsonl 0644
+    old = os.umask(umask)
+    try:
+        run = RunDir(tmp_path / "run").create()
+        run.save_config({"task": "classify", "config": {}})
+        run.save_vocab(["a"])
+        _run(run.path)
+    finally:
+        os.umask(old)
+    modes = {str(p.relative_to(run.path)): p.stat().st_mode & 0o777 for p in run.path.rglob("*")}
+    files = {name: mode for name, mode in modes.items() if not (run.path / name).is_dir()}
+    dirs = {name: mode for name, mode in modes.items() if (run.path / name).is_dir()}
+    assert {"config.json", "model.safetensors", "metrics.jsonl", "vocab.json"} <= set(files)
+    assert "checkpoint/last/training_state.pt" in files and "checkpoint/best" in dirs
+    assert set(files.values()) == {file_mode}, files
+    assert set(dirs.values()) == {dir_mode}, dirs
