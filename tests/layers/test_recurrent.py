@@ -302,7 +302,7 @@ def test_bad_construction_is_explained(build, message):
             lambda m: m(torch.randn(2, 5, 3), torch.tensor([6, 2])),
             "longer than the padded length T = 5",
         ),
-        (lambda m: m(torch.randn(2, 5, 3), torch.tensor([5.0, 2.0])), "integer dtype"),
+        (lambda m: m(torch.randn(2, 5, 3), torch.tensor([5.0, 2.0])), "hold integers.*state=h0"),
         (lambda m: m(torch.randn(2, 5, 3), state=torch.zeros(2, 2, 4)), r"a tuple \(h, c\)"),
         (
             lambda m: m(torch.randn(2, 5, 3), state=(torch.zeros(1, 2, 4), torch.zeros(2, 2, 4))),
