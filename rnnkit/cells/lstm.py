@@ -7,10 +7,8 @@ gate of Gers, Schmidhuber & Cummins, 2000.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
-
-from torch import nn
 
 from rnnkit.cells.base import ClassicCell, State
 from rnnkit.cells.registry import register_cell

@@ -146,8 +146,8 @@ def fused_stack(
     empty = (lengths == 0).to(x.device).view(1, -1, 1)
     padded = padded.index_select(1, inverse).masked_fill(empty, 0.0)
     states: list[Tensor] = []
-    for f, h in zip(finals, hx):
-        states.append(torch.where(empty, h, f.index_select(1, inverse)))
+    for i in range(len(finals)):  # (zip(strict=...) is not TorchScript)
+        states.append(torch.where(empty, hx[i], finals[i].index_select(1, inverse)))
     return padded, states
 
 
@@ -213,8 +213,3 @@ def run_masked(
     if reverse:
         out = reverse_time(out, lengths)
     return out, tuple(final)
-
-
-def script_fused_stack() -> Any:
-    """:func:`fused_stack` compiled by TorchScript (for callers that run scripted)."""
-    return torch.jit.script(fused_stack)

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from rnnkit.cells.base import Cell, State
 from rnnkit.layers.backends import States, as_tuple, from_tuple
-from rnnkit.layers.graph import in_graph
+from rnnkit.layers.graph import fused_stack, in_graph
 from rnnkit.layers.stack import BACKENDS, Backend, RecurrentStack
 from rnnkit.sequences import check_lengths
 
@@ -115,11 +115,62 @@ class Recurrent(RecurrentStack):
             out = out.transpose(0, 1)
         return out, from_tuple(final)
 
+    # ------------------------------------------------------------------ TorchScript
+
+    def __prepare_scriptable__(self) -> Recurrent:
+        """What ``torch.jit.script`` compiles: this layer, seen through a subclass whose
+        ``forward`` has the static state type TorchScript needs (a tensor, or ``(h, c)``).
+
+        The view shares everything with the layer (same tensors, same eager behaviour), so a
+        model that holds the layer scripts with no special casing.
+        """
+        if self._fused_mode is None or self.deterministic:
+            raise RuntimeError(
+                f"torch.jit.script runs Recurrent on torch.nn's kernels, which cell "
+                f"{self.cell_name!r} (backend {self.backend!r}, deterministic="
+                f"{self.deterministic}) does not use; torch.export and "
+                "torch.onnx.export(dynamo=True) take every cell with dynamic shapes"
+            )
+        view = object.__new__(_ScriptedPair if self.num_states == 2 else _ScriptedSingle)
+        view.__dict__ = self.__dict__
+        return view
+
+    def _script_run(
+        self, x: Tensor, lengths: Tensor | None, hx: list[Tensor] | None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """The scripted forward: torch.nn's kernels over the stack (see :mod:`.graph`)."""
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        states: list[Tensor] = []
+        if hx is None:
+            LD = self.num_layers * self.num_directions
+            for size in self.state_sizes:
+                states.append(torch.zeros(LD, x.size(1), size, dtype=x.dtype, device=x.device))
+        else:
+            states = hx
+        out, final = fused_stack(
+            self._fused_mode,
+            self._flat_weights,
+            x,
+            lengths,
+            states,
+            self._has_bias,
+            self.num_layers,
+            self.bidirectional,
+            self.dropout,
+            self.training,
+        )
+        if self.batch_first:
+            out = out.transpose(0, 1)
+        return out, final
+
     # ------------------------------------------------------------------ checks
 
     def _check_input(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"Recurrent expects a tensor input, got {type(x).__name__}")
+        if torch.jit.is_tracing():  # sizes are traced values there: nothing to compare
+            return x
         layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
         if x.dim() != 3:
             raise ValueError(f"Recurrent expects a 3-D input {layout}, got shape {tuple(x.shape)}")
@@ -169,6 +220,8 @@ class Recurrent(RecurrentStack):
             raise ValueError(
                 f"state for {self.cell_name!r} must be {what}, got {type(state).__name__}"
             )
+        if torch.jit.is_tracing():
+            return states
         LD = self.num_layers * self.num_directions
         for s, size in zip(states, self.state_sizes, strict=True):
             if not isinstance(s, Tensor) or tuple(s.shape) != (LD, B, size):
@@ -182,3 +235,30 @@ class Recurrent(RecurrentStack):
                     f"state is {s.dtype} on {s.device}, input is {x.dtype} on {x.device}"
                 )
         return states
+
+
+class _ScriptedSingle(Recurrent):
+    """A Recurrent whose state is one tensor, as TorchScript compiles it."""
+
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, state: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        if not torch.jit.is_scripting():
+            return super().forward(x, lengths, state)  # type: ignore[return-value]
+        out, final = self._script_run(x, lengths, None if state is None else [state])
+        return out, final[0]
+
+
+class _ScriptedPair(Recurrent):
+    """A Recurrent whose state is ``(h, c)``, as TorchScript compiles it."""
+
+    def forward(
+        self,
+        x: Tensor,
+        lengths: Tensor | None = None,
+        state: tuple[Tensor, Tensor] | None = None,
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        if not torch.jit.is_scripting():
+            return super().forward(x, lengths, state)  # type: ignore[return-value]
+        out, final = self._script_run(x, lengths, None if state is None else [state[0], state[1]])
+        return out, (final[0], final[1])

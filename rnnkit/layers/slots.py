@@ -17,9 +17,12 @@ unpickled or copied.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import torch
 from torch import nn
 
 from rnnkit.cells.base import Cell
@@ -115,10 +118,52 @@ def _holder(owner: nn.Module, path: str, create: bool) -> nn.Module:
 
 def rebuild(build: Callable[[], dict[str, Cell]]) -> dict[str, Cell]:
     """Build templates on the meta device: no memory, no draw from the random generator."""
-    import torch
-
     with torch.device("meta"):
         return build()
 
 
-__all__: Sequence[str] = ["CellSlots", "TensorGroup", "rebuild"]
+class HoldsCells(nn.Module):
+    """A module whose cells' tensors it holds (see the module docstring).
+
+    Subclasses build their cells in ``_build_cells`` and create ``self._slots``; pickling,
+    ``copy.deepcopy`` and DataParallel replicas leave the templates out and rebuild them.
+    """
+
+    __jit_ignored_attributes__ = ["_slots"]
+
+    def _build_cells(self) -> dict[str, Cell]:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_slots", None)  # templates are code, rebuilt on load: never pickled
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._slots = CellSlots(self, rebuild(self._build_cells), register=False)
+
+    def _replicate_for_data_parallel(self) -> HoldsCells:
+        replica = super()._replicate_for_data_parallel()
+        replica._slots = CellSlots(replica, rebuild(replica._build_cells), register=False)
+        return replica
+
+
+@contextmanager
+def factory(device: torch.device | str | None, dtype: torch.dtype | None) -> Iterator[None]:
+    """Create tensors on ``device`` in ``dtype``, as torch.nn's ``device=`` and ``dtype=`` do, so
+    a seeded layer draws the same initial values as its torch.nn twin."""
+    previous = torch.get_default_dtype()
+    try:
+        if dtype is not None:
+            torch.set_default_dtype(dtype)
+        if device is not None:
+            with torch.device(device):
+                yield
+        else:
+            yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+__all__: Sequence[str] = ["CellSlots", "HoldsCells", "TensorGroup", "factory", "rebuild"]

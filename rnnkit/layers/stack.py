@@ -18,25 +18,24 @@ import os
 import warnings
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Literal, get_args
 
 import torch
-from torch import Tensor, nn
+from torch import _VF, Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.cells.base import Cell, ClassicCell, ScanCell
 from rnnkit.cells.registry import available_cells, create_cell
 from rnnkit.layers import backends, graph
 from rnnkit.layers.backends import States, as_tuple, from_tuple
-from rnnkit.layers.slots import CellSlots, rebuild
+from rnnkit.layers.slots import CellSlots, HoldsCells, factory
 from rnnkit.sequences import reverse_padded, sort_by_length
 
 Backend = Literal["auto", "fused", "loop", "scan"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 
 
-class RecurrentStack(nn.Module):
+class RecurrentStack(HoldsCells):
     """Cells over time, layers and directions; the shared base of the layer faces.
 
     Subclasses validate their own arguments (each face has its own contract) and call
@@ -55,6 +54,8 @@ class RecurrentStack(nn.Module):
         device: where the tensors are created (as torch.nn's ``device=``).
         dtype: their floating dtype (as torch.nn's ``dtype=``).
     """
+
+    __jit_unused_properties__ = ["all_weights"]
 
     def __init__(
         self,
@@ -79,7 +80,7 @@ class RecurrentStack(nn.Module):
         self.bidirectional, self.dropout = bidirectional, float(dropout)
         self.deterministic = deterministic
         self.num_directions = 2 if bidirectional else 1
-        with _factory(device, dtype):
+        with factory(device, dtype):
             cells = self._build_cells()
         self._slots = CellSlots(self, cells, register=True)
         first = cells["l0"]
@@ -128,7 +129,7 @@ class RecurrentStack(nn.Module):
         for the classic cells, drawing from the generator in torch.nn's order)."""
         like = next(self.parameters(), None)
         device, dtype = (like.device, like.dtype) if like is not None else (None, None)
-        with torch.no_grad(), _factory(device, dtype):
+        with torch.no_grad(), factory(device, dtype):
             fresh = self._build_cells()
         with torch.no_grad():
             for key, cell in fresh.items():
@@ -139,20 +140,18 @@ class RecurrentStack(nn.Module):
 
     def __getstate__(self) -> dict[str, Any]:
         self._update_flat_weights()
-        state = self.__dict__.copy()
-        state.pop("_slots", None)  # templates are code, rebuilt on load: never pickled
-        state.pop("_flat_weight_refs", None)
+        state = super().__getstate__()
+        state.pop("_flat_weight_refs", None)  # weak references do not pickle
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        self._slots = CellSlots(self, rebuild(self._build_cells), register=False)
         self._flat_weight_refs = [_ref(w) for w in self._flat_weights]
 
     def _replicate_for_data_parallel(self) -> RecurrentStack:
         replica = super()._replicate_for_data_parallel()
         replica._flat_weights = replica._flat_weights[:]
-        replica._slots = CellSlots(replica, rebuild(replica._build_cells), register=False)
+        replica._flat_weights_names = replica._flat_weights_names[:]
         return replica
 
     # ------------------------------------------------------------------ torch.nn's surface
@@ -263,6 +262,29 @@ class RecurrentStack(nn.Module):
             )
         inverse = inverse.to(x.device)
         return out[:, inverse], tuple(f[:, inverse] for f in final)
+
+    def _run_packed(self, data: Tensor, batch_sizes: Tensor, hx: States) -> tuple[Tensor, States]:
+        """Run a packed batch (``data`` ``(N, I)``, rows sorted) as torch.nn does: packed data
+        goes straight to torch.nn's kernel; other paths see it as a sorted padded batch."""
+        if self._fused_mode is not None and (not self.deterministic or graph.in_graph()):
+            self._update_flat_weights()
+            out, final = graph._kernel(
+                self._fused_mode,
+                data,
+                batch_sizes,
+                list(hx),
+                self._flat_weights,
+                self._has_bias,
+                self.num_layers,
+                self.dropout,
+                self.training,
+                self.bidirectional,
+            )
+            return out, tuple(final)
+        padded, lengths = _VF._pad_packed_sequence(data, batch_sizes, False, 0.0, len(batch_sizes))
+        full = bool((lengths == padded.shape[0]).all())
+        out, final = self._run_sorted(padded, None if full else lengths, hx)
+        return _VF._pack_padded_sequence(out, lengths, False)[0], final
 
     def _run_sorted(self, x: Tensor, lengths: Tensor | None, hx: States) -> tuple[Tensor, States]:
         # One kernel call for the whole stack, except where the stack must be split: in
@@ -412,23 +434,6 @@ def _reverse(x: Tensor, lengths: Tensor | None) -> Tensor:
 
 def _ref(w: Any) -> weakref.ReferenceType | None:
     return weakref.ref(w) if w is not None else None
-
-
-@contextmanager
-def _factory(device: torch.device | str | None, dtype: torch.dtype | None) -> Iterator[None]:
-    """Create tensors on ``device`` in ``dtype``, as torch.nn's ``device=`` and ``dtype=`` do, so
-    a seeded layer draws the same initial values as its torch.nn twin."""
-    previous = torch.get_default_dtype()
-    try:
-        if dtype is not None:
-            torch.set_default_dtype(dtype)
-        if device is not None:
-            with torch.device(device):
-                yield
-        else:
-            yield
-    finally:
-        torch.set_default_dtype(previous)
 
 
 def _warn_cublas_workspace() -> None:
