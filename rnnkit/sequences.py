@@ -99,7 +99,7 @@ def _lengths_on(x: Tensor, lengths: Tensor | list[int] | None, allow_zero: bool 
     B, T = x.shape[0], x.shape[1]
     if lengths is None:
         return torch.full([B], T, dtype=torch.int64, device=x.device)
-    if not torch.jit.is_scripting():
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
         if not in_graph():
             return check_lengths(lengths, B, T, allow_zero=allow_zero).to(x.device)
     if isinstance(lengths, Tensor):
@@ -166,7 +166,7 @@ def lengths_to_mask(lengths: Tensor | list[int], max_len: int | None = None) -> 
     Returns:
         ``(B, T)`` bool tensor on ``lengths``' device, True where ``t < lengths[b]``.
     """
-    if not torch.jit.is_scripting():
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
         if not in_graph():
             device = lengths.device if isinstance(lengths, Tensor) else torch.device("cpu")
             checked = check_lengths(lengths, max_len=max_len)
@@ -219,7 +219,7 @@ def last_step(x: Tensor, lengths: Tensor | list[int] | None = None) -> Tensor:
         ``(B, ...)``: ``x[b, lengths[b] - 1]``, zeros for zero-length sequences.
     """
     lengths = _lengths_on(x, lengths)
-    if not torch.jit.is_scripting():
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
         if not in_graph() and x.shape[1] == 0:  # every sequence is empty
             return x.new_zeros(x.shape[:1] + x.shape[2:])
     out = _gather_time(x, (lengths - 1).clamp_min(0).unsqueeze(1)).squeeze(1)
@@ -243,7 +243,7 @@ def pool(x: Tensor, lengths: Tensor | list[int] | None = None, mode: str = "mean
     if mode == "last":
         return last_step(x, lengths)
     lengths = _lengths_on(x, lengths)
-    if not torch.jit.is_scripting():
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
         if not in_graph() and x.numel() == 0:  # no steps (or no rows) at all
             return x.new_zeros(x.shape[:1] + x.shape[2:])
     steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0) < lengths.unsqueeze(1)
@@ -276,7 +276,7 @@ def sort_by_length(lengths: Tensor | list[int]) -> SortedBatch:
     Returns:
         A :class:`SortedBatch` with the sorted lengths and both permutations.
     """
-    if not torch.jit.is_scripting():
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
         if not in_graph():
             lengths = check_lengths(lengths)
     if isinstance(lengths, Tensor):
