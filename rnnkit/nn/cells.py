@@ -44,9 +44,7 @@ class RNNCellBase(HoldsCells):
         dtype: Any = None,
         cell: str | type[Cell] | None = None,
     ) -> None:
-        super().__init__()
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias should be of type bool, got: {type(bias).__name__}")
+        super().__init__()  # torch.nn's cells check nothing here: neither do these
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
@@ -98,7 +96,7 @@ class RNNCellBase(HoldsCells):
             s += f", bias={self.bias}"
         nonlinearity = getattr(self, "nonlinearity", "tanh")
         if nonlinearity != "tanh":
-            s += f", nonlinearity={nonlinearity!r}"
+            s += f", nonlinearity={nonlinearity}"
         if not self._classic:
             s += f", cell={self.cell_name!r}"
         return s
