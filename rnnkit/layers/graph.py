@@ -15,6 +15,7 @@ of the input's shape alone, so an exported graph takes any batch size and any le
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -202,7 +203,9 @@ def run_masked(
         return kept, torch.where(keep, new[0], torch.zeros_like(new[0]))
 
     if use_scan and _scan is not None:
-        final, out = _scan(step, tuple(state), (gx, steps))
+        with warnings.catch_warnings():  # the scan's tracer reads .grad of its inputs
+            warnings.filterwarnings("ignore", "The .grad attribute of a Tensor that is not a leaf")
+            final, out = _scan(step, tuple(state), (gx, steps))
     else:
         carry, outs = tuple(state), []
         for t in range(gx.shape[0]):
