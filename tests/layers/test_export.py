@@ -81,7 +81,9 @@ def onnx_session(model_bytes: bytes):
     ort = pytest.importorskip("onnxruntime")
     session = ort.InferenceSession(model_bytes)
     names = [i.name for i in session.get_inputs()]
-    return lambda x, lengths: session.run(None, dict(zip(names, [x.numpy(), lengths.numpy()], strict=True)))
+    return lambda x, lengths: session.run(
+        None, dict(zip(names, [x.numpy(), lengths.numpy()], strict=True))
+    )
 
 
 # ---------------------------------------------------------------- sequence helpers
