@@ -53,12 +53,14 @@ def _kernel(
     dropout: float,
     training: bool,
     bidirectional: bool,
+    batch_first: bool = False,
 ) -> tuple[Tensor, list[Tensor]]:
-    """One call of torch.nn's kernel on time-major (or packed) input."""
+    """One call of torch.nn's kernel on time-major (``batch_first``: batch-major) or packed
+    input, exactly as torch.nn calls it."""
     if mode == "LSTM":
         if batch_sizes is None:
             out, h, c = _VF.lstm(
-                x, hx, weights, has_bias, num_layers, dropout, training, bidirectional, False
+                x, hx, weights, has_bias, num_layers, dropout, training, bidirectional, batch_first
             )
         else:
             out, h, c = _VF.lstm(
@@ -68,8 +70,9 @@ def _kernel(
     if mode == "GRU":
         if batch_sizes is None:
             out, h = _VF.gru(
-                x, hx[0], weights, has_bias, num_layers, dropout, training, bidirectional, False
-            )
+                x, hx[0], weights, has_bias, num_layers, dropout, training, bidirectional,
+                batch_first,
+            )  # fmt: skip
         else:
             out, h = _VF.gru(
                 x, batch_sizes, hx[0], weights, has_bias, num_layers, dropout, training,
@@ -79,8 +82,9 @@ def _kernel(
     if mode == "RNN_TANH":
         if batch_sizes is None:
             out, h = _VF.rnn_tanh(
-                x, hx[0], weights, has_bias, num_layers, dropout, training, bidirectional, False
-            )
+                x, hx[0], weights, has_bias, num_layers, dropout, training, bidirectional,
+                batch_first,
+            )  # fmt: skip
         else:
             out, h = _VF.rnn_tanh(
                 x, batch_sizes, hx[0], weights, has_bias, num_layers, dropout, training,
@@ -89,7 +93,7 @@ def _kernel(
         return out, [h]
     if batch_sizes is None:
         out, h = _VF.rnn_relu(
-            x, hx[0], weights, has_bias, num_layers, dropout, training, bidirectional, False
+            x, hx[0], weights, has_bias, num_layers, dropout, training, bidirectional, batch_first
         )
     else:
         out, h = _VF.rnn_relu(

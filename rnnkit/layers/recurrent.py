@@ -106,11 +106,17 @@ class Recurrent(RecurrentStack):
             padded steps, and the final ``state`` in the same layout as the input state.
         """
         x = self._check_input(x)
+        B, T = x.shape[:2] if self.batch_first else x.shape[1::-1]
+        hx = self._initial_state(state, B, x)
+        lengths = self._check_lengths(lengths, B, T)
+        if lengths is not None and not in_graph() and bool((lengths == T).all()):
+            lengths = None  # a full batch: the fastest paths apply
+        if self._direct(lengths) and T > 0:  # torch.nn's own call, in the caller's layout
+            out, final = self._run_direct(x, hx, self.batch_first)
+            return out, from_tuple(final)
         if self.batch_first:
             x = x.transpose(0, 1)  # (T, B, I)
-        T, B = x.shape[:2]
-        hx = self._initial_state(state, B, x)
-        out, final = self._run(x, self._check_lengths(lengths, B, T), hx)
+        out, final = self._run(x, lengths, hx)
         if self.batch_first:
             out = out.transpose(0, 1)
         return out, from_tuple(final)

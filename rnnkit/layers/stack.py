@@ -263,6 +263,34 @@ class RecurrentStack(HoldsCells):
         inverse = inverse.to(x.device)
         return out[:, inverse], tuple(f[:, inverse] for f in final)
 
+    def _direct(self, lengths: Tensor | None) -> bool:
+        """Whether a call can go straight to torch.nn's kernel, in the caller's layout, as
+        torch.nn itself calls it (eager, a kernel cell, whole stack, full-length batch)."""
+        return (
+            lengths is None
+            and self._fused_mode is not None
+            and not self.deterministic
+            and not graph.in_graph()
+        )
+
+    def _run_direct(self, x: Tensor, hx: States, batch_first: bool) -> tuple[Tensor, States]:
+        """torch.nn's kernel on ``x`` as given (``batch_first`` or time-major); see _direct."""
+        self._update_flat_weights()
+        out, final = graph._kernel(
+            self._fused_mode,  # type: ignore[arg-type]
+            x,
+            None,
+            list(hx),
+            self._flat_weights,
+            self._has_bias,
+            self.num_layers,
+            self.dropout,
+            self.training,
+            self.bidirectional,
+            batch_first,
+        )
+        return out, tuple(final)
+
     def _run_packed(self, data: Tensor, batch_sizes: Tensor, hx: States) -> tuple[Tensor, States]:
         """Run a packed batch (``data`` ``(N, I)``, rows sorted) as torch.nn does: packed data
         goes straight to torch.nn's kernel; other paths see it as a sorted padded batch."""

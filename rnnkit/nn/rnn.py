@@ -237,6 +237,12 @@ class RNNBase(RecurrentStack):
                 for s in self.state_sizes
             )
         self._check_forward_args(input, hx, None)
+        if lengths is None and self._direct(None):  # exactly torch.nn's call
+            out, final = self._run_direct(input, hx, self.batch_first)
+            if not is_batched:
+                out = out.squeeze(batch_dim)
+                final = tuple(f.squeeze(1) for f in final)
+            return out, final
         x = input.transpose(0, 1) if self.batch_first else input  # (T, B, I)
         if not torch.jit.is_tracing() and x.shape[0] == 0:
             raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
