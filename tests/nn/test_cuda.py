@@ -111,3 +111,39 @@ def test_deterministic_bidirectional_dropout_is_bit_identical_on_cudnn():
         return [out, h, c, x.grad, *[p.grad for p in layer.parameters()]]
 
     assert all(torch.equal(a, b) for a, b in zip(run(), run(), strict=True))
+
+
+@pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=["RNN", "LSTM", "GRU"])
+def test_device_mismatches_fail_as_torch_nn(ours, theirs):
+    """test_rnn_check_device on one GPU: input, weights and states on different devices."""
+    torch.manual_seed(0)
+    mine, ref = ours(3, 5, 2), theirs(3, 5, 2)
+    x, h = torch.randn(6, 4, 3), torch.randn(2, 4, 5)
+    hx = (h, h) if ours is rnn.LSTM else h
+    hx_cuda = (h.cuda(), h.cuda()) if ours is rnn.LSTM else h.cuda()
+    for args in [(x.cuda(),), (x, hx_cuda)]:
+        with pytest.raises(RuntimeError) as expected:
+            ref(*args)
+        with pytest.raises(RuntimeError) as got:
+            mine(*args)
+        assert str(got.value) == str(expected.value)
+    mine.cuda(), ref.cuda()
+    with pytest.raises(RuntimeError) as expected:
+        ref(x.cuda(), hx)
+    with pytest.raises(RuntimeError) as got:
+        mine(x.cuda(), hx)
+    assert str(got.value) == str(expected.value)
+
+
+def test_weight_norm_on_cudnn():
+    """test_RNN_cudnn_weight_norm: a weight-normed layer moved to CUDA gives the same output."""
+    for name, kwargs in [("weight_hh_l0", {}), ("weight_hr_l0", {"proj_size": 3})]:
+        layer = rnn.LSTM(10, 6, 2, **kwargs)
+        x = torch.randn(7, 6, 10)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = layer(x)[0]
+            layer = torch.nn.utils.weight_norm(layer, name=name).cuda()
+            torch.testing.assert_close(layer(x.cuda())[0].cpu(), expected, atol=1e-5, rtol=1e-5)
+            layer = torch.nn.utils.remove_weight_norm(layer, name=name)
+            torch.testing.assert_close(layer(x.cuda())[0].cpu(), expected, atol=1e-5, rtol=1e-5)

@@ -333,6 +333,27 @@ def test_forward_errors_are_torch_nn_errors(ours, theirs):
         assert str(got.value) == str(expected.value), i
 
 
+def test_projection_forward_errors_are_torch_nn_errors():
+    """test_projections_lstm_args_check: h has proj_size features, c hidden_size."""
+    mine, ref = twins(rnn.LSTM, nn.LSTM, 3, 5, 2, proj_size=2)
+    L, B, P, H, T = 2, 4, 2, 5, 6
+    calls = [
+        (torch.randn(T, 7, 3), (torch.randn(L, B, P), torch.randn(L, B, H))),
+        (torch.randn(T, B, 3), (torch.randn(L, 7, P), torch.randn(L, 7, H))),
+        (torch.randn(T, B, 7), (torch.randn(L, B, P), torch.randn(L, B, H))),
+        (torch.randn(T, B, 3), (torch.randn(L, B, 7), torch.randn(L, B, 7))),
+        (torch.randn(T, B, 3), (torch.randn(L, B, H), torch.randn(L, B, H))),  # h of size H
+        (torch.randn(T, B, 3), (torch.randn(L, B, P), torch.randn(L, B, P))),  # c of size P
+        (torch.randn(T, B, 3), (torch.randn(7, B, P), torch.randn(L, B, H))),
+    ]
+    for i, (x, hx) in enumerate(calls):
+        with pytest.raises(RuntimeError) as expected:
+            ref(x, hx)
+        with pytest.raises(RuntimeError) as got:
+            mine(x, hx)
+        assert str(got.value) == str(expected.value), i
+
+
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=IDS)
 def test_empty_batch_gives_empty_output_and_gradients(ours, theirs):
     mine, ref = twins(ours, theirs, 3, 4)
