@@ -22,24 +22,14 @@ import torch
 from torch import _VF, Tensor
 
 from rnnkit.cells.base import Cell
+from rnnkit.sequences import in_graph, is_exporting
+
+__all__ = ["fused_stack", "in_graph", "is_exporting", "reverse_time", "run_masked"]
 
 try:  # a prototype in PyTorch: absent from old releases
     from torch._higher_order_ops.scan import scan as _scan
 except ImportError:  # pragma: no cover - depends on the installed PyTorch
     _scan = None
-
-
-def is_exporting() -> bool:
-    """True while ``torch.export`` (or dynamo ONNX export) traces the code."""
-    exporting = getattr(torch.compiler, "is_exporting", None)
-    return bool(exporting()) if exporting is not None else False
-
-
-def in_graph() -> bool:
-    """True while the code is scripted, traced or exported: nothing may read tensor values."""
-    if torch.jit.is_scripting():
-        return True
-    return torch.jit.is_tracing() or is_exporting()
 
 
 def _kernel(
