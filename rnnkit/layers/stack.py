@@ -219,7 +219,7 @@ class RecurrentStack(HoldsCells):
                     self.hidden_size,
                     proj,
                     self.num_layers,
-                    False,
+                    bool(getattr(self, "batch_first", False)),
                     self.bidirectional,
                 )
 

@@ -78,12 +78,16 @@ def assert_matches_eager(model: nn.Module, run, atol: float = 1e-5) -> None:
 
 
 def onnx_session(model_bytes: bytes):
+    """Run an ONNX model on (x, lengths); an input the graph dropped (unused) is not fed."""
     ort = pytest.importorskip("onnxruntime")
     session = ort.InferenceSession(model_bytes)
-    names = [i.name for i in session.get_inputs()]
-    return lambda x, lengths: session.run(
-        None, dict(zip(names, [x.numpy(), lengths.numpy()], strict=True))
-    )
+    names = {i.name for i in session.get_inputs()}
+
+    def run(x: Tensor, lengths: Tensor):
+        feed = {"x": x.numpy(), "lengths": lengths.numpy()}
+        return session.run(None, {k: v for k, v in feed.items() if k in names})
+
+    return run
 
 
 # ---------------------------------------------------------------- sequence helpers
@@ -286,3 +290,27 @@ def test_nn_dynamo_onnx_export_of_a_layernorm_lstm():
     model = TorchNNStyle(rnn.LSTM(4, 5, cell="layernorm_lstm")).eval()
     program = torch.onnx.export(model, (X, LENGTHS), dynamic_shapes=DYNAMIC, dynamo=True)
     assert_matches_eager(model, onnx_session(program.model_proto.SerializeToString()))
+
+
+def test_nn_lstm_legacy_onnx_without_lengths_keeps_batch_and_time_dynamic():
+    class Plain(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = rnn.LSTM(4, 5, 2, batch_first=True)
+
+        def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+            out, (h, c) = self.layer(x)
+            return out, h
+
+    torch.manual_seed(0)
+    model = Plain().eval()
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        model,
+        (X, LENGTHS),
+        buffer,
+        dynamo=False,
+        input_names=["x", "lengths"],
+        dynamic_axes={"x": {0: "B", 1: "T"}},
+    )
+    assert_matches_eager(model, onnx_session(buffer.getvalue()))
