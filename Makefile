@@ -7,7 +7,7 @@ VENV  ?= .venv
 TORCH ?= torch==2.13.0
 PY    := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench gpu-check
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
@@ -28,3 +28,9 @@ lint: setup
 
 bench: setup
 	$(VENV)/bin/rnnkit bench
+
+# On a CUDA machine with PyTorch preinstalled (installs nothing): the CUDA-only tests, the
+# cuDNN benchmark of rnnkit.nn against torch.nn and the determinism check; a Markdown report
+# goes to $OUT (or the current directory). See benchmarks/gpu_check.py.
+gpu-check:
+	PYTHONPATH=. python3 benchmarks/gpu_check.py

@@ -5,6 +5,11 @@ run alternately on the same batch; after warm-up the median of ``repeats`` timin
 Training is forward + backward of ``out.sum()`` (plus the final states); inference is a
 forward pass under ``torch.no_grad()`` in eval mode. Tokens/s count real (non-padded) tokens,
 and with random lengths the reference gets packed input, as a careful torch.nn user would.
+
+Two APIs can be measured: ``"recurrent"`` (:class:`rnnkit.Recurrent` given ``lengths``) and
+``"nn"`` (the drop-in :mod:`rnnkit.nn` layers called exactly as torch.nn's: padded input at
+full length, a PackedSequence with random lengths - for both sides). On CUDA every timed call
+ends with a synchronisation, so the times are the GPU's.
 """
 
 from __future__ import annotations
@@ -20,11 +25,21 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+import rnnkit.nn
 from rnnkit.cells import available_cells
 from rnnkit.layers import Recurrent
 
 Mode = Literal["train", "infer"]
 LengthKind = Literal["full", "random"]
+Api = Literal["recurrent", "nn"]
+
+NN_LAYERS: dict[str, tuple[type[nn.Module], type[nn.RNNBase], dict[str, str]]] = {
+    "rnn_tanh": (rnnkit.nn.RNN, nn.RNN, {}),
+    "rnn_relu": (rnnkit.nn.RNN, nn.RNN, {"nonlinearity": "relu"}),
+    "lstm": (rnnkit.nn.LSTM, nn.LSTM, {}),
+    "gru": (rnnkit.nn.GRU, nn.GRU, {}),
+}
+"""The cells the ``"nn"`` API measures: rnnkit.nn's layer, torch.nn's, and their options."""
 
 REFERENCES: dict[str, type[nn.RNNBase]] = {
     "rnn_tanh": nn.RNN,
@@ -73,6 +88,10 @@ class BenchConfig:
     """Untimed runs before timing."""
     seed: int = 0
     """Seed for inputs and lengths."""
+    device: str = "cpu"
+    """Where to run: ``"cpu"``, ``"cuda"`` (cuDNN for torch.nn and the fused backend), ..."""
+    api: Api = "recurrent"
+    """``"recurrent"`` (rnnkit.Recurrent with lengths) or ``"nn"`` (rnnkit.nn as torch.nn)."""
 
 
 @dataclass
@@ -93,6 +112,8 @@ class Row:
 
     tokens: int = 0
     """Real tokens per batch."""
+    api: str = "recurrent"
+    """Which rnnkit API was measured."""
 
     @property
     def ratio(self) -> float:
@@ -104,15 +125,23 @@ class Row:
         return self.tokens / self.tokens_per_s
 
 
-def _median_time(fn: Callable[[], None], ref: Callable[[], None], repeats: int, warmup: int):
+def _median_time(
+    fn: Callable[[], None],
+    ref: Callable[[], None],
+    repeats: int,
+    warmup: int,
+    sync: Callable[[], None] = lambda: None,
+):
     for _ in range(warmup):
         fn()
         ref()
+    sync()
     mine, theirs = [], []
     for _ in range(repeats):  # alternate, so drift in machine speed hits both alike
         for f, out in ((fn, mine), (ref, theirs)):
             start = time.perf_counter()
             f()
+            sync()
             out.append(time.perf_counter() - start)
     return statistics.median(mine), statistics.median(theirs)
 
@@ -132,7 +161,8 @@ def _workload(module: nn.Module, call: Callable[[], tuple], mode: Mode) -> Calla
     return train if mode == "train" else infer
 
 
-def _torch_nn_call(ref: nn.RNNBase, x: Tensor, lengths: Tensor | None) -> Callable[[], tuple]:
+def _torch_nn_call(ref: nn.Module, x: Tensor, lengths: Tensor | None) -> Callable[[], tuple]:
+    """How a torch.nn user calls a layer: padded input, or packed when lengths vary."""
     if lengths is None:
         return lambda: ref(x)
 
@@ -147,6 +177,8 @@ def configurations(
     config: BenchConfig,
 ) -> Iterator[tuple[str, str, int, int, bool, str, int, Mode]]:
     for cell in config.cells:
+        if config.api == "nn" and cell not in NN_LAYERS:
+            continue  # the drop-in API is measured on the cells torch.nn has
         for backend in config.backends:
             try:
                 resolved = Recurrent(cell, 2, 2, backend=backend).backend  # type: ignore[arg-type]
@@ -168,8 +200,24 @@ def configurations(
                                     yield cell, backend, H, L, bi, kind, T, mode
 
 
+def _nn_pair(
+    cell: str, backend: str, I: int, H: int, L: int, bi: bool, x: Tensor, lengths: Tensor | None
+) -> tuple[nn.Module, Callable[[], tuple], nn.RNNBase, Callable[[], tuple]]:
+    """rnnkit.nn's layer and torch.nn's, same weights, called the same torch.nn way."""
+    ours, theirs, options = NN_LAYERS[cell]
+    layer = ours(I, H, L, bidirectional=bi, batch_first=True, backend=backend, **options)
+    ref = theirs(I, H, L, bidirectional=bi, batch_first=True, **options)
+    ref.load_state_dict(layer.state_dict())
+    layer, ref = layer.to(x.device), ref.to(x.device)
+    return layer, _torch_nn_call(layer, x, lengths), ref, _torch_nn_call(ref, x, lengths)
+
+
 def measure(config: BenchConfig, progress: Callable[[Row], None] | None = None) -> list[Row]:
     """Run every configuration of ``config``; call ``progress`` after each row."""
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available to this PyTorch")
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     rows = []
     for cell, backend, H, L, bi, kind, T, mode in configurations(config):
         g = torch.Generator().manual_seed(config.seed)
@@ -179,13 +227,20 @@ def measure(config: BenchConfig, progress: Callable[[Row], None] | None = None) 
         if kind == "random":
             lengths = torch.randint(max(1, T // 4), T + 1, (B,), generator=g)
         tokens = B * T if lengths is None else int(lengths.sum())
+        x = x.to(device)
         torch.manual_seed(config.seed)
-        layer = Recurrent(cell, I, H, L, bi, backend=backend)  # type: ignore[arg-type]
-        ref_cls = REFERENCES.get(cell, nn.LSTM if layer.num_states == 2 else nn.GRU)
-        ref = ref_cls(I, H, L, bidirectional=bi, batch_first=True)
-        mine = _workload(layer, lambda layer=layer, x=x, lengths=lengths: layer(x, lengths), mode)
-        theirs = _workload(ref, _torch_nn_call(ref, x, lengths), mode)
-        t_mine, t_ref = _median_time(mine, theirs, config.repeats, config.warmup)
+        if config.api == "nn":
+            layer, call, ref, ref_call = _nn_pair(cell, backend, I, H, L, bi, x, lengths)
+            ref_cls = type(ref)
+        else:
+            layer = Recurrent(cell, I, H, L, bi, backend=backend).to(device)  # type: ignore[arg-type]
+            ref_cls = REFERENCES.get(cell, nn.LSTM if layer.num_states == 2 else nn.GRU)
+            ref = ref_cls(I, H, L, bidirectional=bi, batch_first=True).to(device)
+            call = lambda layer=layer, x=x, lengths=lengths: layer(x, lengths)  # noqa: E731
+            ref_call = _torch_nn_call(ref, x, lengths)
+        mine = _workload(layer, call, mode)
+        theirs = _workload(ref, ref_call, mode)
+        t_mine, t_ref = _median_time(mine, theirs, config.repeats, config.warmup, sync)
         row = Row(
             cell,
             layer.backend,
@@ -199,6 +254,7 @@ def measure(config: BenchConfig, progress: Callable[[Row], None] | None = None) 
             ref_cls.__name__,
             tokens / t_ref,
             tokens,
+            config.api,
         )
         rows.append(row)
         if progress:
@@ -233,7 +289,7 @@ def format_table(rows: list[Row]) -> str:
     lines = [head]
     for r in rows:
         lines.append(
-            f"| {r.cell} | {r.backend} | {r.hidden_size} | {r.num_layers} | "
+            f"| {_label(r)} | {r.backend} | {r.hidden_size} | {r.num_layers} | "
             f"{'bi' if r.bidirectional else 'uni'} | {r.lengths} | {r.seq_len} | {r.mode} | "
             f"{r.tokens_per_s:,.0f} | {r.reference} | {r.reference_tokens_per_s:,.0f} | "
             f"{r.ratio:.2f}x |"
@@ -241,6 +297,18 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def header() -> str:
-    """Where the figures come from: versions and threads."""
-    return f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu, float32"
+def _label(r: Row) -> str:
+    if r.api == "nn":
+        return f"rnnkit.nn.{NN_LAYERS[r.cell][0].__name__}" + (
+            " (relu)" if r.cell == "rnn_relu" else ""
+        )
+    return r.cell
+
+
+def header(device: str = "cpu") -> str:
+    """Where the figures come from: versions, threads, device."""
+    where = f"device {device}"
+    if device.startswith("cuda") and torch.cuda.is_available():
+        where += f" ({torch.cuda.get_device_name(torch.device(device))}, cuDNN "
+        where += f"{torch.backends.cudnn.version()})"
+    return f"torch {torch.__version__}, {torch.get_num_threads()} threads, {where}, float32"

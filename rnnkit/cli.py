@@ -132,10 +132,14 @@ def _bench(args: argparse.Namespace) -> int:
         modes=args.modes,
         repeats=1 if args.dry_run else args.repeats,
         warmup=0 if args.dry_run else 2,
+        device=args.device,
+        api=args.api,
     )
+    if args.quick:
+        config.hidden_sizes, config.num_layers = [256], [1]
     if args.dry_run:
         config = bench.dry_run(config)
-    print(bench.header(), flush=True)
+    print(bench.header(args.device), flush=True)
     rows = bench.measure(
         config, progress=lambda r: print(bench.format_table([r]).splitlines()[-1], flush=True)
     )
@@ -342,6 +346,21 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-size", type=int, default=128, help="input features (default: 128)")
     p.add_argument(
         "--repeats", type=int, default=5, help="timed repeats; the median is kept (default: 5)"
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="where to run: cpu, cuda, cuda:1, ... (torch.nn runs on cuDNN there; default: cpu)",
+    )
+    p.add_argument(
+        "--api",
+        default="recurrent",
+        choices=["recurrent", "nn"],
+        help="recurrent: rnnkit.Recurrent given lengths; nn: the drop-in rnnkit.nn layers, "
+        "called as torch.nn's (padded, or packed with random lengths) (default: recurrent)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="the quick grid: hidden 256, one layer, uni and bi"
     )
     p.add_argument(
         "--dry-run", action="store_true", help="one tiny configuration per cell, timed once"

@@ -10,6 +10,12 @@ cannot hold them). Their meaning, per function:
 * :func:`lengths_to_mask` - a row of ``False``.
 * :func:`reverse_padded` - the row is left as it is (there is nothing to reverse).
 * :func:`last_step` and :func:`pool` (every mode) - zeros.
+
+The functions a model calls on a batch (:func:`lengths_to_mask`, :func:`reverse_padded`,
+:func:`last_step`, :func:`pool`, :func:`sort_by_length`, :func:`pack`) also run scripted
+(``torch.jit.script``), traced (``torch.jit.trace``, legacy ONNX export) and exported
+(``torch.export``, dynamo ONNX export) with dynamic batch and time sizes: there they check
+shapes only (a graph cannot read the values of ``lengths``) and use tensor operations alone.
 """
 
 from __future__ import annotations
@@ -23,6 +29,19 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 PoolMode = Literal["last", "mean", "max"]
 POOL_MODES: tuple[str, ...] = ("last", "mean", "max")
+
+
+def is_exporting() -> bool:
+    """True while ``torch.export`` (or dynamo ONNX export) traces the code."""
+    exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(exporting()) if exporting is not None else False
+
+
+def in_graph() -> bool:
+    """True while the code is scripted, traced or exported: nothing may read tensor values."""
+    if torch.jit.is_scripting():
+        return True
+    return torch.jit.is_tracing() or is_exporting()
 
 
 def check_lengths(
@@ -73,16 +92,25 @@ def check_lengths(
     return lengths
 
 
-def _lengths_on(
-    x: Tensor, lengths: Tensor | Sequence[int] | None, *, allow_zero: bool = True
-) -> Tensor:
+def _lengths_on(x: Tensor, lengths: Tensor | list[int] | None, allow_zero: bool = True) -> Tensor:
     """Validated lengths for a batch-first ``x`` (full length when None), on ``x``'s device."""
     if x.dim() < 2:
-        raise ValueError(f"expected a batch-first tensor (B, T, ...), got shape {tuple(x.shape)}")
-    B, T = x.shape[:2]
+        raise ValueError("expected a batch-first tensor (B, T, ...) with at least 2 dimensions")
+    B, T = x.shape[0], x.shape[1]
     if lengths is None:
-        return torch.full((B,), T, dtype=torch.int64, device=x.device)
-    return check_lengths(lengths, B, T, allow_zero=allow_zero).to(x.device)
+        return torch.full([B], T, dtype=torch.int64, device=x.device)
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
+        if not in_graph():
+            return check_lengths(lengths, B, T, allow_zero=allow_zero).to(x.device)
+    if isinstance(lengths, Tensor):
+        return lengths.to(device=x.device, dtype=torch.int64)
+    return torch.tensor(lengths, dtype=torch.int64, device=x.device)
+
+
+def _per_row(values: Tensor, like: Tensor) -> Tensor:
+    """``(B,)`` -> ``(B, 1, ..., 1)``, broadcastable against ``like``'s trailing dimensions."""
+    shape = [values.shape[0]] + [1] * (like.dim() - 1)
+    return values.reshape(shape)
 
 
 def pad(
@@ -127,30 +155,39 @@ def pad(
     return out, lengths
 
 
-def lengths_to_mask(lengths: Tensor | Sequence[int], max_len: int | None = None) -> Tensor:
+def lengths_to_mask(lengths: Tensor | list[int], max_len: int | None = None) -> Tensor:
     """Boolean mask of real steps.
 
     Args:
         lengths: ``(B,)`` true lengths.
-        max_len: ``T``; defaults to ``max(lengths)``.
+        max_len: ``T``; defaults to ``max(lengths)`` (give it when tracing or exporting, where
+            ``max(lengths)`` would be frozen into the graph).
 
     Returns:
         ``(B, T)`` bool tensor on ``lengths``' device, True where ``t < lengths[b]``.
     """
-    device = lengths.device if isinstance(lengths, Tensor) else torch.device("cpu")
-    lengths = check_lengths(lengths, max_len=max_len)
-    T = max_len if max_len is not None else int(lengths.max()) if lengths.numel() else 0
-    lengths = lengths.to(device)
-    return torch.arange(T, device=device) < lengths[:, None]
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
+        if not in_graph():
+            device = lengths.device if isinstance(lengths, Tensor) else torch.device("cpu")
+            checked = check_lengths(lengths, max_len=max_len)
+            T = max_len if max_len is not None else int(checked.max()) if checked.numel() else 0
+            return torch.arange(T, device=device) < checked.to(device)[:, None]
+    if isinstance(lengths, Tensor):
+        values = lengths.to(torch.int64)
+    else:
+        values = torch.tensor(lengths, dtype=torch.int64)
+    T = max_len if max_len is not None else int(values.max())
+    return torch.arange(T, device=values.device) < values.unsqueeze(1)
 
 
 def _gather_time(x: Tensor, index: Tensor) -> Tensor:
-    """``x[b, index[b, t], ...]`` for a ``(B, T)`` index."""
-    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
-    return torch.gather(x, 1, index)
+    """``x[b, index[b, t], ...]`` for a ``(B, T)`` (or ``(B, 1)``) index."""
+    shape = [index.shape[0], index.shape[1]] + [1] * (x.dim() - 2)
+    expanded = [index.shape[0], index.shape[1]] + list(x.shape[2:])
+    return torch.gather(x, 1, index.reshape(shape).expand(expanded))
 
 
-def reverse_padded(x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
+def reverse_padded(x: Tensor, lengths: Tensor | list[int] | None = None) -> Tensor:
     """Reverse each sequence within its own length, leaving padding where it is.
 
     ``out[b, t] = x[b, lengths[b] - 1 - t]`` for ``t < lengths[b]`` and ``x[b, t]`` otherwise, so
@@ -171,7 +208,7 @@ def reverse_padded(x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> 
     return _gather_time(x, index)
 
 
-def last_step(x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
+def last_step(x: Tensor, lengths: Tensor | list[int] | None = None) -> Tensor:
     """The value at each sequence's last real step.
 
     Args:
@@ -182,72 +219,80 @@ def last_step(x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tenso
         ``(B, ...)``: ``x[b, lengths[b] - 1]``, zeros for zero-length sequences.
     """
     lengths = _lengths_on(x, lengths)
-    if x.shape[1] == 0:  # every sequence is empty
-        return x.new_zeros(x.shape[:1] + x.shape[2:])
-    out = _gather_time(x, (lengths - 1).clamp_min(0)[:, None])[:, 0]
-    return out.masked_fill((lengths == 0).view(-1, *([1] * (out.dim() - 1))), 0)
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
+        if not in_graph() and x.shape[1] == 0:  # every sequence is empty
+            return x.new_zeros(x.shape[:1] + x.shape[2:])
+    out = _gather_time(x, (lengths - 1).clamp_min(0).unsqueeze(1)).squeeze(1)
+    return out.masked_fill(_per_row(lengths == 0, out), 0)
 
 
-def pool(
-    x: Tensor, lengths: Tensor | Sequence[int] | None = None, mode: PoolMode = "mean"
-) -> Tensor:
+def pool(x: Tensor, lengths: Tensor | list[int] | None = None, mode: str = "mean") -> Tensor:
     """Pool over the real steps of each sequence.
 
     Args:
         x: ``(B, T, ...)``.
         lengths: ``(B,)`` true lengths, or None for full length.
-        mode: ``"last"`` (the last real step), ``"mean"`` or ``"max"`` over real steps.
+        mode: ``"last"`` (the last real step), ``"mean"`` or ``"max"`` over real steps
+            (a :data:`PoolMode`).
 
     Returns:
         ``(B, ...)``; zeros for zero-length sequences.
     """
-    if mode not in POOL_MODES:
-        raise ValueError(f"pool mode must be one of {', '.join(POOL_MODES)}; got {mode!r}")
+    if mode != "last" and mode != "mean" and mode != "max":
+        raise ValueError("pool mode must be one of last, mean, max; got '" + mode + "'")
     if mode == "last":
         return last_step(x, lengths)
     lengths = _lengths_on(x, lengths)
-    if x.shape[1] == 0:  # every sequence is empty
-        return x.new_zeros(x.shape[:1] + x.shape[2:])
-    feature_dims = [1] * (x.dim() - 2)
-    mask = (torch.arange(x.shape[1], device=x.device) < lengths[:, None]).view(
-        *x.shape[:2], *feature_dims
-    )
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
+        if not in_graph() and x.numel() == 0:  # no steps (or no rows) at all
+            return x.new_zeros(x.shape[:1] + x.shape[2:])
+    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0) < lengths.unsqueeze(1)
+    mask = steps.reshape([x.shape[0], x.shape[1]] + [1] * (x.dim() - 2))  # (B, T, 1...)
+    empty = _per_row(lengths == 0, x).squeeze(1)  # (B, 1...)
     if mode == "mean":
         total = x.masked_fill(~mask, 0).sum(dim=1)
-        return total / lengths.clamp_min(1).to(total.dtype).view(-1, *feature_dims)
-    low = torch.finfo(x.dtype).min if x.dtype.is_floating_point else torch.iinfo(x.dtype).min
-    empty = (lengths == 0).view(-1, *feature_dims)
-    return x.masked_fill(~mask, low).amax(dim=1).masked_fill(empty, 0)
+        return total / _per_row(lengths.clamp_min(1), total).to(total.dtype)
+    # Every real step is at least the smallest value of x, so that is a safe filler.
+    return x.masked_fill(~mask, x.min()).amax(dim=1).masked_fill(empty, 0)
 
 
 class SortedBatch(NamedTuple):
-    """A batch order by decreasing length, and the way back."""
+    """A batch order by decreasing length, and the way back: ``lengths`` ``(B,)`` in decreasing
+    order, ``order`` with ``sorted = original[order]`` and ``inverse`` with
+    ``original = sorted[inverse]`` (int64; on the CPU when eager, on ``lengths``' device in
+    graphs)."""
 
     lengths: Tensor
-    """``(B,)`` lengths in decreasing order (CPU int64)."""
     order: Tensor
-    """``(B,)`` ``sorted = original[order]``."""
     inverse: Tensor
-    """``(B,)`` ``original = sorted[inverse]``."""
 
 
-def sort_by_length(lengths: Tensor | Sequence[int]) -> SortedBatch:
+def sort_by_length(lengths: Tensor | list[int]) -> SortedBatch:
     """Order a batch by decreasing length (stable, so equal lengths keep their order).
 
     Args:
         lengths: ``(B,)`` true lengths.
 
     Returns:
-        A :class:`SortedBatch` with the sorted lengths and both permutations (CPU int64).
+        A :class:`SortedBatch` with the sorted lengths and both permutations.
     """
-    lengths = check_lengths(lengths)
-    sorted_lengths, order = torch.sort(lengths, descending=True, stable=True)
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(order.numel())
-    return SortedBatch(sorted_lengths, order, inverse)
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
+        if not in_graph():
+            lengths = check_lengths(lengths)
+    if isinstance(lengths, Tensor):
+        values = lengths.to(torch.int64)
+    else:
+        values = torch.tensor(lengths, dtype=torch.int64)
+    B = values.shape[0]
+    index = torch.arange(B, dtype=torch.int64, device=values.device)
+    # Unique keys (longer first, ties in batch order) make any sort stable, and need no
+    # `stable=True`, which ONNX has no operator for.
+    order = torch.argsort(values * B + (B - 1 - index), descending=True)
+    inverse = torch.empty_like(order).scatter_(0, order, index)
+    return SortedBatch(values.index_select(0, order), order, inverse)
 
 
-def pack(x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> PackedSequence:
+def pack(x: Tensor, lengths: Tensor | list[int] | None = None) -> PackedSequence:
     """Pack a batch-first padded batch in any order (lengths on any device, all >= 1).
 
     Args:
@@ -257,7 +302,7 @@ def pack(x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> PackedSequ
     Returns:
         A :class:`torch.nn.utils.rnn.PackedSequence` that remembers the original order.
     """
-    lengths = _lengths_on(x, lengths, allow_zero=False)
+    lengths = _lengths_on(x, lengths, False)
     return pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
 
 

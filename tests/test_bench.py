@@ -1,5 +1,7 @@
 """rnnkit.bench: which configurations the throughput benchmark measures."""
 
+import torch
+
 from rnnkit import bench
 
 
@@ -15,3 +17,29 @@ def test_long_scans_are_measured_full_length_in_one_direction():
         (True, "full"),
         (True, "random"),
     }
+
+
+def test_the_nn_api_measures_the_torch_nn_cells_as_torch_nn_is_called():
+    config = bench.BenchConfig(cells=["lstm", "layernorm_lstm", "rnn_relu"], api="nn")
+    assert {r[0] for r in bench.configurations(config)} == {"lstm", "rnn_relu"}
+    rows = bench.measure(bench.dry_run(config))
+    assert [(r.cell, r.api, r.reference) for r in rows] == [
+        ("lstm", "nn", "LSTM"),
+        ("lstm", "nn", "LSTM"),
+        ("rnn_relu", "nn", "RNN"),
+        ("rnn_relu", "nn", "RNN"),
+    ]
+    assert all(r.ratio > 0 for r in rows)
+    assert "| rnnkit.nn.RNN (relu) | loop |" in bench.format_table(rows)
+
+
+def test_bench_command_line_device_api_and_quick(capsys):
+    from rnnkit.cli import main
+
+    assert main(["bench", "--dry-run", "--api", "nn", "--cells", "gru", "--backends", "auto"]) == 0
+    out = capsys.readouterr().out
+    assert "device cpu" in out and "| rnnkit.nn.GRU | fused |" in out
+    assert main(["bench", "--dry-run", "--quick", "--cells", "mingru", "--device", "cpu"]) == 0
+    if not torch.cuda.is_available():
+        assert main(["bench", "--dry-run", "--device", "cuda", "--cells", "gru"]) == 1
+        assert "no CUDA device" in capsys.readouterr().err

@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 import rnnkit as rk
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+DEVICES = ["cpu"] + (
+    [pytest.param("cuda", marks=pytest.mark.cuda)] if torch.cuda.is_available() else []
+)
 DTYPES = [torch.float32, torch.float64, torch.int64]
 
 

@@ -61,11 +61,18 @@ class Cell(nn.Module, ABC):
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
+        # Zero sizes are allowed, as in torch.nn's cells (an empty state is a valid edge case);
+        # layers ask for positive sizes themselves.
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
         self.input_size = input_size
         self.hidden_size = hidden_size
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        """Features of each state tensor; the first is the output ``h`` (default: all ``H``)."""
+        return (self.hidden_size,) * self.num_states
 
     def project(self, x: Tensor) -> Tensor:
         """The input half of every gate for all steps: ``(..., I) -> (..., G)``.
@@ -80,7 +87,7 @@ class Cell(nn.Module, ABC):
 
     def init_state(self, batch_size: int, like: Tensor) -> State:
         """The zero state for ``batch_size`` sequences, with ``like``'s dtype and device."""
-        zeros = [like.new_zeros(batch_size, self.hidden_size) for _ in range(self.num_states)]
+        zeros = [like.new_zeros(batch_size, size) for size in self.state_sizes]
         return zeros[0] if self.num_states == 1 else tuple(zeros)
 
     def extra_repr(self) -> str:
@@ -141,21 +148,30 @@ class ClassicCell(Cell):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size)
-        G = self.gates * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(G, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(G, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(G)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(G)) if bias else None
+        self.bias = bias
+        self._make_weights()
         self.reset_parameters()
 
+    def _recurrent_size(self) -> int:
+        """Features of the ``h`` that ``W_hh`` reads (``H``; an LSTM projection makes it ``P``)."""
+        return self.hidden_size
+
+    def _make_weights(self) -> None:
+        """The weights in torch.nn's order (it is also the order they are initialised in)."""
+        G = self.gates * self.hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(G, self.input_size))
+        self.weight_hh = nn.Parameter(torch.empty(G, self._recurrent_size()))
+        self.bias_ih = nn.Parameter(torch.empty(G)) if self.bias else None
+        self.bias_hh = nn.Parameter(torch.empty(G)) if self.bias else None
+
     def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.hidden_size)
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
     @property
     def has_bias(self) -> bool:
-        return self.bias_ih is not None
+        return bool(self.bias)
 
     def flat_weights(self) -> list[Tensor]:
         """The weights in torch.nn's order, as its kernels take them."""

@@ -1,5 +1,6 @@
-"""Layers built from cells: the Recurrent layer and its backends."""
+"""Layers built from cells: the Recurrent layer, its shared machinery and its backends."""
 
 from rnnkit.layers.recurrent import BACKENDS, Recurrent
+from rnnkit.layers.stack import RecurrentStack
 
-__all__ = ["BACKENDS", "Recurrent"]
+__all__ = ["BACKENDS", "Recurrent", "RecurrentStack"]

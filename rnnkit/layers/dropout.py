@@ -9,11 +9,19 @@ seed makes them reproducible.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 from torch import Tensor, nn
 from torch.func import functional_call
 from torch.nn import functional as F
+
+
+@functools.cache
+def _name_pattern(names: tuple[str, ...]) -> re.Pattern:
+    """``weight_hh`` matches itself and its per-layer copies (``weight_hh_l1_reverse``)."""
+    return re.compile(rf"^(?:{'|'.join(map(re.escape, names))})(?:_l\d+(?:_reverse)?)?$")
 
 
 def _check_p(p: float) -> float:
@@ -37,7 +45,9 @@ class LockedDropout(nn.Module):
         """``x`` ``(B, T, F)`` -> same shape; identity in eval mode."""
         if not self.training or self.p == 0:
             return x
-        mask = x.new_empty(x.shape[0], 1, *x.shape[2:]).bernoulli_(1 - self.p) / (1 - self.p)
+        shape = list(x.shape)
+        shape[1] = 1  # one mask per sequence, shared by every step
+        mask = x.new_empty(shape).bernoulli_(1 - self.p) / (1 - self.p)
         return x * mask
 
     def extra_repr(self) -> str:
@@ -85,7 +95,9 @@ class WeightDrop(nn.Module):
     Args:
         module: the module to wrap, e.g. a :class:`rnnkit.Recurrent`.
         p: DropConnect probability.
-        names: parameter names (last component) to drop; default the recurrent weights.
+        names: parameter names to drop (the last component); a name also selects each layer's
+            and direction's copy in torch.nn's naming (``weight_hh`` -> ``weight_hh_l0``,
+            ``weight_hh_l1_reverse``, ...). Default: the recurrent weights.
     """
 
     def __init__(
@@ -95,8 +107,11 @@ class WeightDrop(nn.Module):
         self.module = module
         self.p = _check_p(p)
         self.names = names
-        if not any(n.rsplit(".", 1)[-1] in names for n, _ in module.named_parameters()):
+        if not any(self._selects(n) for n, _ in module.named_parameters()):
             raise ValueError(f"{type(module).__name__} has no parameter named {' or '.join(names)}")
+
+    def _selects(self, name: str) -> bool:
+        return _name_pattern(tuple(self.names)).match(name.rsplit(".", 1)[-1]) is not None
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if not self.training or self.p == 0:
@@ -104,7 +119,7 @@ class WeightDrop(nn.Module):
         dropped = {
             name: F.dropout(w, self.p, training=True)
             for name, w in self.module.named_parameters()
-            if name.rsplit(".", 1)[-1] in self.names
+            if self._selects(name)
         }
         return functional_call(self.module, dropped, args, kwargs, strict=False)
 

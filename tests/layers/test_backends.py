@@ -16,7 +16,7 @@ def test_batch_sizes_count_running_rows():
 def _setup(cell, bidirectional):
     torch.manual_seed(0)
     layer = rk.Recurrent(cell, 3, 4, num_layers=2, bidirectional=bidirectional).double()
-    weights = [w for c in layer.cells.values() for w in c.flat_weights()]
+    weights = list(layer._flat_weights)
     x = torch.randn(6, 5, 3, dtype=torch.float64)  # (T, B, I), rows sorted by length
     lengths = torch.tensor([6, 6, 4, 2, 1])
     LD = 2 * layer.num_directions

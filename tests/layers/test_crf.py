@@ -316,6 +316,7 @@ def test_constraints_travel_with_the_state_dict() -> None:
     assert torch.equal(fresh.allowed_start, crf.allowed_start)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu() -> None:
     crf = _crf(4, "random")

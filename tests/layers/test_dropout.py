@@ -60,3 +60,20 @@ def test_bad_probabilities_and_names():
         LockedDropout(1.0)
     with pytest.raises(ValueError, match="no parameter named weight_xx"):
         WeightDrop(rk.Recurrent("gru", 2, 2), names=("weight_xx",))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_locked_and_embedding_dropout_script_with_the_same_masks():
+    x, ids = torch.randn(2, 5, 4), torch.randint(0, 10, (2, 5))
+    for module, inputs in [
+        (LockedDropout(0.3), x),
+        (EmbeddingDropout(nn.Embedding(10, 4), 0.2), ids),
+    ]:
+        scripted = torch.jit.script(module)
+        for training in (True, False):
+            module.train(training)
+            scripted.train(training)
+            torch.manual_seed(0)
+            expected = module(inputs)
+            torch.manual_seed(0)
+            assert torch.equal(scripted(inputs), expected)

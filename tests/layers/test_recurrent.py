@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -302,7 +304,7 @@ def test_bad_construction_is_explained(build, message):
             lambda m: m(torch.randn(2, 5, 3), torch.tensor([6, 2])),
             "longer than the padded length T = 5",
         ),
-        (lambda m: m(torch.randn(2, 5, 3), torch.tensor([5.0, 2.0])), "integer dtype"),
+        (lambda m: m(torch.randn(2, 5, 3), torch.tensor([5.0, 2.0])), "hold integers.*state=h0"),
         (lambda m: m(torch.randn(2, 5, 3), state=torch.zeros(2, 2, 4)), r"a tuple \(h, c\)"),
         (
             lambda m: m(torch.randn(2, 5, 3), state=(torch.zeros(1, 2, 4), torch.zeros(2, 2, 4))),
@@ -315,3 +317,91 @@ def test_bad_calls_are_explained(call, message):
     layer = rk.Recurrent("lstm", 3, 4, num_layers=2)
     with pytest.raises(ValueError, match=message):
         call(layer)
+
+
+# ---------------------------------------------------------------- tensors held as torch.nn does
+
+
+@pytest.mark.parametrize("name", rk.available_cells())
+def test_named_parameters_equal_the_state_dict(name):
+    layer = rk.Recurrent(name, 3, 4, num_layers=2, bidirectional=True)
+    params = [n for n, _ in layer.named_parameters()]
+    assert params == [k for k in layer.state_dict() if k in dict(layer.named_parameters())]
+    assert set(layer.state_dict()) == set(params) | {n for n, _ in layer.named_buffers()}
+    assert len(params) == len(set(params)) and "weight_ih_l1_reverse" in params
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "rnn_relu"])
+def test_seeded_weights_and_reset_follow_torch_nn(name):
+    kwargs = {"nonlinearity": "relu"} if name == "rnn_relu" else {}
+    torch.manual_seed(3)
+    layer = rk.Recurrent(name, 3, 4, num_layers=2, bidirectional=True)
+    torch.manual_seed(3)
+    twin = CLASSIC[name](3, 4, num_layers=2, bidirectional=True, **kwargs)
+    assert all(
+        torch.equal(a, b) for a, b in zip(layer.parameters(), twin.parameters(), strict=True)
+    )
+    torch.manual_seed(4)
+    layer.reset_parameters()
+    torch.manual_seed(4)
+    twin.reset_parameters()
+    assert all(
+        torch.equal(a, b) for a, b in zip(layer.parameters(), twin.parameters(), strict=True)
+    )
+
+
+@pytest.mark.parametrize("backend", ["fused", "loop"])
+def test_lstm_projection_equals_torch_nn_on_each_sequence(backend):
+    torch.manual_seed(0)
+    layer = rk.Recurrent("lstm", 3, 6, 2, bidirectional=True, backend=backend, proj_size=2)
+    layer = layer.double()
+    twin = nn.LSTM(3, 6, 2, bidirectional=True, proj_size=2, batch_first=True).double()
+    twin.load_state_dict(layer.state_dict())
+    x = torch.randn(4, 5, 3, dtype=torch.float64)
+    lengths = torch.tensor([5, 2, 4, 1])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN")
+        out, (h, c) = layer(x, lengths)
+        assert out.shape == (4, 5, 4) and h.shape == (4, 4, 2) and c.shape == (4, 4, 6)
+        for b, n in enumerate(lengths.tolist()):
+            o, (hb, cb) = twin(x[b : b + 1, :n])
+            torch.testing.assert_close(out[b, :n], o[0])
+            torch.testing.assert_close(h[:, b], hb[:, 0])
+            torch.testing.assert_close(c[:, b], cb[:, 0])
+
+
+def test_weight_norm_parametrizations_and_tying_work_on_the_layer():
+    layer = rk.Recurrent("gru", 3, 4, num_layers=2, bidirectional=True)
+    x, lengths = torch.randn(2, 5, 3), torch.tensor([5, 3])
+    expected = layer(x, lengths)[0]
+    torch.nn.utils.parametrizations.weight_norm(layer, "weight_hh_l1")
+    torch.testing.assert_close(layer(x, lengths)[0], expected)
+    layer.backend = "loop"  # the cells read the parametrized weight too
+    torch.testing.assert_close(layer(x, lengths)[0], expected)
+    tied = rk.Recurrent("lstm", 3, 4, bidirectional=True, backend="loop")
+    tied.weight_hh_l0_reverse = tied.weight_hh_l0
+    assert len(list(tied.parameters())) == 7
+    tied(x, lengths)[0].sum().backward()
+    assert tied.weight_hh_l0.grad is not None
+
+
+@pytest.mark.parametrize("name", ["lstm", "layernorm_lstm", "batchnorm_rnn", "mingru"])
+def test_copies_and_pickles_rebuild_working_cells(name):
+    import copy
+    import pickle
+
+    layer = rk.Recurrent(name, 3, 4, num_layers=2, bidirectional=True).eval()
+    x, lengths = torch.randn(3, 5, 3), torch.tensor([5, 1, 3])
+    for other in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        torch.testing.assert_close(other(x, lengths)[0], layer(x, lengths)[0])
+        assert other.cell(1, reverse=True).weight_ih is other.weight_ih_l1_reverse
+        assert other.cell().weight_ih is not layer.weight_ih_l0
+
+
+def test_a_state_passed_where_lengths_belong_is_explained():
+    layer = rk.Recurrent("lstm", 3, 4)
+    x, h = torch.randn(2, 5, 3), torch.zeros(1, 2, 4)
+    with pytest.raises(ValueError, match=r"pass it by name: layer\(x, state=\(h0, c0\)\)"):
+        layer(x, (h, h))
+    with pytest.raises(ValueError, match=r"state=h0"):
+        rk.Recurrent("gru", 3, 4)(x, h)

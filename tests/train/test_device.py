@@ -36,6 +36,7 @@ def test_amp_only_on_cuda():
         assert not torch.is_autocast_enabled("cpu")
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_fp16_and_bf16_training_on_cuda():
     from rnnkit.train import ResumableLoader, Trainer
