@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import os
 import textwrap
 import types
 import typing
@@ -142,6 +143,15 @@ def _check_one(name: str, value: Any, option: Any) -> None:
             raise ValueError(
                 f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}"
             )
+        return
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{name} must be a mapping of options, got {value!r}")
+        item = typing.get_args(option)[1] if typing.get_args(option) else Any
+        for key, v in value.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ValueError(f"{name} keys must be option names, got {key!r}")
+            check_type(f"{name}[{key!r}]", v, item)
         return
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
@@ -263,6 +273,17 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
             default = None
         flags = [f"--{name.replace('_', '-')}", *f.metadata.get("aliases", ())]
         dest = ".".join(path)
+        if typing.get_origin(hint) is dict:
+            parser.add_argument(
+                *flags,
+                dest=dest,
+                action="append",
+                type=parse_key_value,
+                metavar="KEY=VALUE",
+                default=argparse.SUPPRESS,
+                help=f"{help_text} (repeatable; default: {default})",
+            )
+            continue
         if hint is bool:
             parser.add_argument(
                 *flags,
@@ -281,6 +302,25 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
             help=f"{help_text} (default: {default})",
             **kwargs,
         )
+
+
+def parse_value(text: str) -> bool | int | float | str:
+    """A command-line value as JSON when it is a number or true/false, else the text itself."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return value if isinstance(value, (bool, int, float)) else text
+
+
+def parse_key_value(text: str) -> tuple[str, bool | int | float | str]:
+    """``KEY=VALUE`` -> ``(KEY, value)`` (see :func:`parse_value`)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VALUE (e.g. nonlinearity=relu), got {text!r}"
+        )
+    return key.strip(), parse_value(value.strip())
 
 
 def _literal_choices(hint: Any) -> tuple | None:
@@ -348,14 +388,92 @@ def config_from_args(
     A config file may be nested by section or flat (leaf names at the top level).
     """
     data = _nest(cls, dict(base or {}))
-    for path, _, _ in _leaves(cls):
+    for path, _, hint in _leaves(cls):
         dest = ".".join(path)
         if hasattr(args, dest):
             node = data
             for part in path[:-1]:
                 node = node.setdefault(part, {})
-            node[path[-1]] = getattr(args, dest)
+            value = getattr(args, dest)
+            if typing.get_origin(hint) is dict:  # repeated KEY=VALUE flags add to the file's
+                value = {**node.get(path[-1], {}), **dict(value)}
+            node[path[-1]] = value
     return cls.from_dict(data)
+
+
+def option_names(cls: type[Config]) -> dict[str, tuple[str, ...]]:
+    """Every option name of a config, as Python keywords: leaf field names and the aliases of
+    their flags (``--data`` -> ``data``), each mapped to the field's path."""
+    names: dict[str, tuple[str, ...]] = {}
+    for path, f, _ in _leaves(cls):
+        names[path[-1]] = path
+        for alias in f.metadata.get("aliases", ()):
+            names.setdefault(alias.lstrip("-").replace("-", "_"), path)
+    return names
+
+
+def config_from_options(
+    cls: type[C], options: Mapping[str, Any], base: Mapping[str, Any] | None = None
+) -> C:
+    """Resolve a config from Python keywords named like the flags (``hidden_size=``, ``data=``):
+    defaults < ``base`` < ``options``, with the validation and messages of the command line.
+
+    Values may be what the flag takes or the field's own type: a path object for a file name,
+    one value for a list field (``text_col="review"``), a dict or ``KEY=VALUE`` strings for a
+    mapping field (``cell_options``).
+    """
+    names = option_names(cls)
+    hints = {path: hint for path, _, hint in _leaves(cls)}
+    args = argparse.Namespace()
+    for name, value in options.items():
+        if name not in names:
+            raise ValueError(
+                f"unknown option {name!r} for {cls.__name__}; valid options: {', '.join(names)}"
+            )
+        path = names[name]
+        setattr(args, ".".join(path), _python_value(value, hints[path]))
+    return config_from_args(cls, args, base)
+
+
+def _python_value(value: Any, hint: Any) -> Any:
+    base, _ = _split_optional(hint)
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    origin = typing.get_origin(base)
+    if origin in (list, tuple):
+        if isinstance(value, (str, int, float, os.PathLike)):
+            value = [value]
+        return [os.fspath(v) if isinstance(v, os.PathLike) else v for v in value]
+    if origin is dict and isinstance(value, (list, tuple)):
+        pairs = []
+        for item in value:
+            try:
+                pairs.append(parse_key_value(item) if isinstance(item, str) else tuple(item))
+            except argparse.ArgumentTypeError as err:
+                raise ValueError(str(err)) from None
+        return pairs
+    if origin is dict and isinstance(value, Mapping):
+        return list(value.items())
+    return value
+
+
+def path_fields(cls: type[Config]) -> list[tuple[str, ...]]:
+    """Paths of the leaf fields that name files or folders (``metadata={"path": True}``)."""
+    return [path for path, f, _ in _leaves(cls) if f.metadata.get("path")]
+
+
+def resolve_paths(config: C) -> C:
+    """A copy of ``config`` with every file or folder field made absolute (from the current
+    directory), so that a run directory works from anywhere."""
+    data = config.to_dict()
+    for path in path_fields(type(config)):
+        node = data
+        for part in path[:-1]:
+            node = node[part]
+        value = node[path[-1]]
+        if isinstance(value, str) and value != "-":
+            node[path[-1]] = os.path.abspath(os.path.expanduser(value))
+    return type(config).from_dict(data)
 
 
 def _nest(cls: type[Config], data: dict[str, Any]) -> dict[str, Any]:

@@ -1,103 +1,21 @@
-"""What every task recipe shares: starting and reloading run directories, building the trainer,
-dry runs, the LR finder, and reading user input files.
-
-A run directory's ``config.json`` is ``{"task": NAME, "rnnkit_version": ..., "config": {...}}``
-where ``config`` is the task's resolved config (data, model and trainer sections); together with
-the vocabulary files and ``model.safetensors`` it rebuilds the model with no pickle and no code
-from the run.
-"""
+"""What every task recipe shares: building and running the trainer, dry runs, and reading the
+inputs of ``predict`` / ``translate`` (run directories themselves: :mod:`rnnkit.runs`)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from torch import nn
 
-import rnnkit
-from rnnkit.config import Config
-from rnnkit.train import RunDir, Trainer, TrainerConfig, format_lr_finder
-from rnnkit.train.distributed import current_env
+from rnnkit.runs import TaskError
+from rnnkit.train import Callback, RunDir, Trainer, TrainerConfig, format_lr_finder
 from rnnkit.train.metrics import Metric
 from rnnkit.train.objective import Objective
 
-C = TypeVar("C", bound=Config)
-
-
-class TaskError(ValueError):
-    """A problem with the user's run directory, options or input, worded for the user."""
-
-
-@dataclass
-class Run:
-    """A run directory opened for training, evaluation or prediction."""
-
-    task: str
-    config: Any
-    dir: RunDir
-
-
-def start_run(task: str, config: Config, out: str | Path, resume: bool = False) -> RunDir:
-    """Create ``out`` and save the resolved config (or check it, when resuming).
-
-    Args:
-        task: the task name written into config.json.
-        config: the resolved task config.
-        out: the run directory.
-        resume: continue the run already in ``out``.
-
-    Returns:
-        The RunDir.
-    """
-    run = RunDir(out)
-    if current_env().rank != 0:  # under torchrun only rank 0 writes the run directory
-        return run
-    exists = run.config_path.exists()
-    if resume and not exists:
-        raise TaskError(f"--resume: {out} holds no run to resume (no config.json)")
-    if resume and not run.checkpoint_path("last").exists():
-        raise TaskError(
-            f"--resume: {out} has no checkpoint yet; start the run again without --resume"
-        )
-    if not resume and exists:
-        raise TaskError(
-            f"{out} already holds a run; pass --resume to continue it, or choose another --out"
-        )
-    run.create()
-    run.save_config(
-        {"task": task, "rnnkit_version": rnnkit.__version__, "config": config.to_dict()}
-    )
-    return run
-
-
-def open_run(path: str | Path, config_class: type[C] | None = None, task: str | None = None) -> Run:
-    """Open a finished (or interrupted) run directory.
-
-    Args:
-        path: the run directory.
-        config_class: parse the saved config with this class (missing new fields get defaults).
-        task: the task the run must be of.
-
-    Returns:
-        The task name, the config (parsed if ``config_class`` is given, else a dict) and the RunDir.
-    """
-    run = RunDir(path)
-    if not run.config_path.exists():
-        raise TaskError(
-            f"{path} is not a run directory (no config.json); train one with `rnnkit train`"
-        )
-    saved = run.load_config()
-    if not isinstance(saved, dict) or "task" not in saved or "config" not in saved:
-        raise TaskError(
-            f"{run.config_path} is not an rnnkit run config (needs 'task' and 'config')"
-        )
-    if task is not None and saved["task"] != task:
-        raise TaskError(f"{path} is a {saved['task']!r} run, not {task!r}")
-    config = saved["config"] if config_class is None else config_class.from_dict(saved["config"])
-    return Run(saved["task"], config, run)
+__all__ = ["Take", "TaskError", "fit", "read_lines"]
 
 
 class Take:
@@ -125,6 +43,7 @@ def fit(
     val_data: Any,
     run: RunDir,
     metrics: Sequence[Metric] = (),
+    callbacks: Sequence[Callback] = (),
     resume: bool = False,
     dry_run: bool = False,
     find_lr: bool = False,
@@ -134,7 +53,7 @@ def fit(
 
     Args:
         config: the trainer section of the task config.
-        model, objective, metrics: the task's parts.
+        model, objective, metrics, callbacks: the task's parts.
         train_data, val_data: batches (``val_data`` may be None).
         run: the run directory.
         resume: continue from the last checkpoint.
@@ -154,6 +73,7 @@ def fit(
         objective,
         len(train_data),
         metrics,
+        callbacks,
         run_dir=run,
         stateful=stateful,
         progress=not dry_run,
@@ -186,3 +106,24 @@ def read_lines(path: str | Path | None, texts: Sequence[str]) -> list[str]:
         raise TaskError(
             f"--input {path} is not UTF-8 text ({err.reason} at byte {err.start})"
         ) from err
+
+
+# ---------------------------------------------------------------- (transitional) old recipe helpers
+
+from dataclasses import dataclass  # noqa: E402
+
+from rnnkit.runs import Run as _Run  # noqa: E402
+from rnnkit.runs import start_run  # noqa: E402,F401
+
+
+@dataclass
+class Run:
+    task: str
+    config: Any
+    dir: RunDir
+
+
+def open_run(path: Any, config_class: Any = None, task: str | None = None) -> Run:
+    run = _Run(path, task)
+    config = run.saved_config if config_class is None else config_class.from_dict(run.saved_config)
+    return Run(run.task, config, run.dir)

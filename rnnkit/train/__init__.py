@@ -15,7 +15,7 @@ from rnnkit.train.checkpoint import (
 from rnnkit.train.config import TrainerConfig, build_optimizer
 from rnnkit.train.device import resolve_device
 from rnnkit.train.evaluation import evaluate
-from rnnkit.train.loader import ResumableLoader
+from rnnkit.train.loader import BucketLoader, ResumableLoader
 from rnnkit.train.lr_finder import LRFinderResult, find_lr, format_lr_finder
 from rnnkit.train.metrics import (
     BLEU,
@@ -54,6 +54,7 @@ __all__ = [
     "Metric",
     "Objective",
     "Perplexity",
+    "BucketLoader",
     "ResumableLoader",
     "RunDir",
     "SpanF1",

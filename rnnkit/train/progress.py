@@ -32,6 +32,8 @@ def format_logs(logs: dict[str, Any], skip: tuple[str, ...] = ("epoch", "step"))
             parts.append(f"{value:.1f}s")
         elif key == "tokens_per_s" and isinstance(value, float):
             parts.append(f"{value:,.0f} tok/s")
+        elif key.endswith("_per_s") and isinstance(value, float):
+            parts.append(f"{value:,.0f} {key[: -len('_per_s')]}/s")
         elif isinstance(value, float):
             parts.append(f"{key} {value:.4f}")
         else:

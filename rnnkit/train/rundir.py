@@ -9,9 +9,10 @@
     RUN_DIR/metrics.jsonl      one JSON object per epoch or evaluation
     RUN_DIR/*.png              learning curves and task plots
 
-metrics.jsonl holds only values that a fixed seed makes repeatable (no wall-clock times), so
-two CPU runs with the same seed write identical files. Nothing here unpickles: JSON for config,
-vocabularies and metrics, safetensors for weights.
+metrics.jsonl holds every entry of each epoch, its wall-clock time and throughput included
+(:data:`CLOCK_KEYS`); without those, two CPU runs with the same seed write identical records
+(:func:`without_clock`). Nothing here unpickles: JSON for config, vocabularies and metrics,
+safetensors for weights.
 """
 
 from __future__ import annotations
@@ -30,8 +31,14 @@ from rnnkit.train.checkpoint import atomic_write_text, load_weights, save_weight
 
 _VOCAB_NAME = re.compile(r"^[A-Za-z0-9_-]*$")
 
-CLOCK_KEYS: tuple[str, ...] = ("time_s", "tokens_per_s")
-"""Wall-clock entries of epoch records: left out of metrics.jsonl so that it is repeatable."""
+CLOCK_KEYS: tuple[str, ...] = ("time_s", "tokens_per_s", "examples_per_s", "values_per_s")
+"""Wall-clock entries of epoch records (time and throughput): the ones that differ between two
+runs with the same seed."""
+
+
+def without_clock(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` without its wall-clock entries (:data:`CLOCK_KEYS`), for comparing runs."""
+    return {k: v for k, v in record.items() if k not in CLOCK_KEYS}
 
 
 class RunDir:
@@ -144,7 +151,7 @@ class RunDir:
 
     # metrics ----------------------------------------------------------------------------------
     def append_metrics(self, record: Mapping[str, Any]) -> None:
-        """Append one record as a JSON line of ``metrics.jsonl`` (without :data:`CLOCK_KEYS`)."""
+        """Append one record as a JSON line of ``metrics.jsonl``."""
         self.create()
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(_metrics_line(record))
@@ -169,7 +176,7 @@ class RunDir:
 
 
 def _metrics_line(record: Mapping[str, Any]) -> str:
-    return json.dumps({k: v for k, v in record.items() if k not in CLOCK_KEYS}) + "\n"
+    return json.dumps(dict(record), ensure_ascii=False) + "\n"
 
 
 def _read_json(path: Path, what: str) -> Any:

@@ -82,6 +82,8 @@ class Trainer:
         checkpoint_every: also save the last checkpoint every this many steps (None: epoch ends).
         monitor: epoch log entry deciding the best checkpoint and the plateau schedule.
         monitor_mode: "min" or "max": which direction of ``monitor`` is better.
+        unit: what the objective's ``count`` counts, naming the throughput entry of each
+            epoch (``tokens_per_s``, ``examples_per_s``, ...).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class Trainer:
         checkpoint_every: int | None = None,
         monitor: str = "val_loss",
         monitor_mode: Literal["min", "max"] = "min",
+        unit: str = "tokens",
     ) -> None:
         check_metrics(metrics)
         check_callbacks(callbacks)
@@ -145,7 +148,7 @@ class Trainer:
         self.state: Any = None  # recurrent state carried between batches (stateful training)
         self.grad_norm: torch.Tensor | None = None  # global norm before clipping, last step
         self.best_score: float | None = None
-        self._stats = EpochStats(self.metrics)
+        self._stats = EpochStats(self.metrics, unit)
         self._resume: dict[str, Any] | None = None
         self._epoch_rng: dict[str, Any] | None = None
         self._last_checkpoint: tuple[Path, int] | None = None
@@ -164,6 +167,7 @@ class Trainer:
         run_dir: RunDir | str | Path | None = None,
         progress: bool = True,
         stateful: bool | None = None,
+        unit: str = "tokens",
     ) -> Trainer:
         """A Trainer with the optimizer, scheduler and early stopping that ``config`` names.
 
@@ -172,7 +176,7 @@ class Trainer:
             model: the model.
             objective: the task objective.
             steps_per_epoch: batches per epoch (sizes per-step schedules).
-            metrics, callbacks, run_dir, progress, stateful: as in the constructor.
+            metrics, callbacks, run_dir, progress, stateful, unit: as in the constructor.
 
         Returns:
             The Trainer, with ``trainer.config`` set (``fit`` then defaults to its epochs).
@@ -182,7 +186,7 @@ class Trainer:
         if config.patience is not None:
             callbacks.append(EarlyStopping(config.monitor, config.patience, config.monitor_mode))
         options = config.trainer_options()
-        options.update(run_dir=run_dir, progress=progress, stateful=stateful)
+        options.update(run_dir=run_dir, progress=progress, stateful=stateful, unit=unit)
         options["scheduler"] = build_scheduler(config, optimizer, steps_per_epoch)
         trainer = cls(model, optimizer, objective, metrics, callbacks, **options)
         trainer.config = config
@@ -207,7 +211,7 @@ class Trainer:
 
         Returns:
             The history: one dict per epoch (epoch, step, train_loss, val_loss, val_<metric>,
-            lr, time_s, tokens_per_s).
+            lr, time_s, <unit>_per_s).
 
         Raises:
             TrainingDiverged: the loss became NaN or infinite (the last good checkpoint stays).

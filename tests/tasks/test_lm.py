@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
+import rnnkit as rk
 from rnnkit.cli import main
 from rnnkit.data import Vocab
-from rnnkit.tasks import lm
-from rnnkit.tasks.common import TaskError
+from rnnkit.tasks import TaskError, lm
 
 SMALL = [
     "--embedding-size",
@@ -72,12 +72,12 @@ def test_train_writes_a_run_directory_that_reloads(tmp_path, corpus, capsys):
         assert (out / name).exists(), name
     saved = json.loads((out / "config.json").read_text())
     assert saved["task"] == "lm" and saved["config"]["model"]["hidden_size"] == 24
-    assert saved["config"]["data"]["train_file"] == str(corpus)
+    assert saved["config"]["data"]["train_file"] == str(corpus.resolve())
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and "val_perplexity" in json.loads(lines[-1])
     # reloading gives the same model, and predictions do not depend on the process
-    _, _, model = lm.load(out)
-    _, _, again = lm.load(out)
+    model = rk.load(out).model
+    again = rk.load(out).model
     ids = torch.tensor([[1, 2, 3]])
     torch.testing.assert_close(model(ids)[0], again(ids)[0])
     capsys.readouterr()
@@ -102,9 +102,9 @@ def test_evaluate_predict_and_unknown_tokens(tmp_path, corpus, capsys):
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert record["text"] == "the cat" and len(record["next"]) == 2
     with pytest.warns(UserWarning, match="'zebra'"):
-        text = lm.generate(out, "the zebra", max_tokens=3, seed=0)
+        text = rk.load(out).generate("the zebra", max_tokens=3, seed=0)
     assert text.startswith("the <unk>")
-    assert lm.generate(out, "", max_tokens=3, seed=0)  # an empty prompt starts a new line
+    assert rk.load(out).generate("", max_tokens=3, seed=0)  # an empty prompt starts a new line
 
 
 def test_errors_speak_to_the_user(tmp_path, corpus, capsys):
@@ -127,8 +127,8 @@ def test_resume_continues_to_the_same_weights(tmp_path, corpus):
     straight = _train(tmp_path, corpus, "--epochs", "3", out="straight")
     part = _train(tmp_path, corpus, "--epochs", "1", out="part")
     assert main(["train", "lm", "--out", str(part), "--resume", "--epochs", "3"]) == 0
-    a = lm.load(straight)[2].state_dict()
-    b = lm.load(part)[2].state_dict()
+    a = rk.load(straight).model.state_dict()
+    b = rk.load(part).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert len((part / "metrics.jsonl").read_text().splitlines()) == 3
 
@@ -168,7 +168,7 @@ def test_character_level_chinese(tmp_path):
         main(["train", "lm", "--data", str(path), "--level", "char", "--out", str(out), *SMALL])
         == 0
     )
-    text = lm.generate(out, "窗外", max_tokens=5, greedy=True)
+    text = rk.load(out).generate("窗外", max_tokens=5, greedy=True)
     assert text.startswith("窗外") and len(text) == 7
 
 
@@ -209,7 +209,7 @@ def test_the_penn_treebank_command_runs(tmp_path, capsys, shared_data):
     saved = json.loads((out / "config.json").read_text())["config"]
     assert saved["trainer"]["scheduler"] == "step" and saved["trainer"]["decay_start"] == 4
     assert saved["model"]["init_range"] == 0.1 and saved["data"]["level"] is None
-    _, vocab, model = lm.load(out)
+    vocab = rk.load(out).pipeline.vocab
     assert len(vocab) == 10_001  # Mikolov's 10k words (with <unk> and <eos>) + <pad>
     capsys.readouterr()
     assert main(["evaluate", str(out), "--split", "test", "--dry-run"]) == 0
