@@ -340,6 +340,28 @@ class SequenceTagger(nn.Module):
         out, _ = self.encoder(e, lengths)  # (B, T, H)
         return self.output(self.dropout(out))  # (B, T, N)
 
+    def step(self, x: Tensor, state: object | None = None) -> tuple[Tensor, object]:
+        """Tag scores of the next steps of unpadded streams, carrying the encoder state.
+
+        Fed a sequence one step at a time (``x`` of ``T = 1``), the emissions equal those of
+        :meth:`forward` on the whole sequence. Needs a unidirectional encoder.
+
+        Args:
+            x: ``(B, T)`` / ``(B, T, 1 + L)`` ids or ``(B, T, F)`` frames of the next steps.
+            state: the state returned by the previous call (None: the start of the streams).
+
+        Returns:
+            ``emissions`` ``(B, T, N)`` and the encoder state after the last step.
+        """
+        if getattr(self.encoder, "bidirectional", False):
+            raise ValueError(
+                "a bidirectional tagger reads whole sequences; stepping needs a unidirectional "
+                "encoder (--no-bidirectional)"
+            )
+        e = self.dropout(self.embed(x))  # (B, T, E)
+        out, state = self.encoder(e, state=state)  # (B, T, H)
+        return self.output(self.dropout(out)), state
+
     def loss(
         self, x: Tensor, tags: Tensor, lengths: Tensor | None = None, reduction: Reduction = "mean"
     ) -> Tensor:

@@ -11,7 +11,7 @@ from rnnkit.tasks.predictor import Predictor
 from rnnkit.tasks.registry import available_tasks, get_task, register_task
 
 # the built-in tasks register themselves on import
-from rnnkit.tasks import classify, lm  # noqa: E402,I001  isort: skip
+from rnnkit.tasks import classify, forecast, lm, tag, translate  # noqa: E402,I001  isort: skip
 
 __all__ = [
     "Predictor",
@@ -22,6 +22,9 @@ __all__ = [
     "available_tasks",
     "get_task",
     "classify",
+    "forecast",
     "lm",
     "register_task",
+    "tag",
+    "translate",
 ]

@@ -23,6 +23,7 @@ trainer.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -82,6 +83,8 @@ class Task(ABC):
     """The :class:`~rnnkit.tasks.predictor.Predictor` of a trained run."""
     requires: ClassVar[tuple[str, ...]] = ()
     """Python packages the task needs (checked before anything is read or trained)."""
+    unit: ClassVar[str] = "tokens"
+    """What the objective counts (tokens, examples, values): the throughput is ``<unit>_per_s``."""
 
     # ------------------------------------------------------------ the protocol
 
@@ -114,6 +117,10 @@ class Task(ABC):
     def stateful(self, config: Any) -> bool | None:
         """Carry the recurrent state across batches (None: ask the training data)."""
         return None
+
+    def training_context(self, config: Any) -> contextlib.AbstractContextManager:
+        """A context the training runs in (e.g. deterministic kernels); none by default."""
+        return contextlib.nullcontext()
 
     def finish(self, config: Any, run: RunDir, model: nn.Module, trainer: Trainer) -> None:
         """After training (not after a dry run or the LR finder): e.g. keep the best weights."""
@@ -173,20 +180,22 @@ class Task(ABC):
         callbacks = self.callbacks(config, data.pipeline, RunDir(out))
         run = start_run(self.name, config, out, resume, imports_for(config, imports))
         data.pipeline.save(run)
-        trainer = fit(
-            config.trainer,
-            model,
-            self.objective(config, data.pipeline),
-            data.train,
-            data.valid,
-            run,
-            self.metrics(config, data.pipeline),
-            callbacks=callbacks,
-            resume=resume,
-            dry_run=dry_run,
-            find_lr=find_lr,
-            stateful=self.stateful(config),
-        )
+        with self.training_context(config):
+            trainer = fit(
+                config.trainer,
+                model,
+                self.objective(config, data.pipeline),
+                data.train,
+                data.valid,
+                run,
+                self.metrics(config, data.pipeline),
+                callbacks=callbacks,
+                resume=resume,
+                dry_run=dry_run,
+                find_lr=find_lr,
+                stateful=self.stateful(config),
+                unit=self.unit,
+            )
         if not (dry_run or find_lr):
             self.finish(config, run, model, trainer)
         return trainer

@@ -48,6 +48,7 @@ def fit(
     dry_run: bool = False,
     find_lr: bool = False,
     stateful: bool | None = None,
+    unit: str = "tokens",
 ) -> Trainer:
     """Build the trainer a config names and run it (or its LR finder).
 
@@ -60,6 +61,7 @@ def fit(
         dry_run: one training and one validation batch, then stop.
         find_lr: run the LR range test instead of training, print and plot it.
         stateful: carry recurrent state across batches (None: ask the data).
+        unit: what the objective counts (``<unit>_per_s`` in the epoch records).
 
     Returns:
         The trainer (``trainer.history`` holds the epochs).
@@ -77,6 +79,7 @@ def fit(
         run_dir=run,
         stateful=stateful,
         progress=not dry_run,
+        unit=unit,
     )
     if find_lr:
         result = trainer.find_lr(train_data)
@@ -106,24 +109,3 @@ def read_lines(path: str | Path | None, texts: Sequence[str]) -> list[str]:
         raise TaskError(
             f"--input {path} is not UTF-8 text ({err.reason} at byte {err.start})"
         ) from err
-
-
-# ---------------------------------------------------------------- (transitional) old recipe helpers
-
-from dataclasses import dataclass  # noqa: E402
-
-from rnnkit.runs import Run as _Run  # noqa: E402
-from rnnkit.runs import start_run  # noqa: E402,F401
-
-
-@dataclass
-class Run:
-    task: str
-    config: Any
-    dir: RunDir
-
-
-def open_run(path: Any, config_class: Any = None, task: str | None = None) -> Run:
-    run = _Run(path, task)
-    config = run.saved_config if config_class is None else config_class.from_dict(run.saved_config)
-    return Run(run.task, config, run.dir)

@@ -152,6 +152,7 @@ class BucketLoader:
         even_shards: equal batch counts on every process (None: the same as ``shuffle``).
         extras: epoch (0-based) -> values added to every batch of that epoch (e.g. a
             teacher-forcing ratio that decays over the epochs), or None.
+        collate_fn: list of examples -> batch (default: ``dataset.collate``).
 
     Raises:
         ValueError: training data with fewer batches than processes.
@@ -166,10 +167,12 @@ class BucketLoader:
         chunk_size: int | None = None,
         even_shards: bool | None = None,
         extras: Callable[[int], dict[str, Any]] | None = None,
+        collate_fn: Callable[[list[Any]], dict[str, Any]] | None = None,
     ) -> None:
         from rnnkit.data import BucketBatchSampler
 
         self.dataset, self.extras = dataset, extras
+        self.collate_fn = collate_fn or dataset.collate
         self.even_shards = shuffle if even_shards is None else even_shards
         self.sampler = BucketBatchSampler(
             dataset.lengths, batch_size, shuffle, chunk_size=chunk_size, seed=seed
@@ -196,7 +199,7 @@ class BucketLoader:
         epoch = self.sampler.epoch
         for k, batch in enumerate(self.sampler, start=self.sampler.position):
             if k < used and k % world == rank:
-                out = self.dataset.collate([self.dataset[i] for i in batch])
+                out = self.collate_fn([self.dataset[i] for i in batch])
                 if self.extras is not None:
                     out.update(self.extras(epoch))
                 yield out

@@ -46,6 +46,7 @@ class ClassifyTask(Task):
     description = "text classification (AG News, IMDB, any CSV/TSV/JSONL)"
     config_class = ClassifyConfig
     predictor_class = ClassifyPredictor
+    unit = "examples"
 
     def data(self, config: ClassifyConfig) -> TaskData:
         data = config.data
