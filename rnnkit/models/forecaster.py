@@ -31,6 +31,7 @@ from rnnkit.cells.base import State
 from rnnkit.config import Config, check_choice, check_positive, check_probability
 from rnnkit.layers import BACKENDS, Recurrent
 from rnnkit.models.cell_options import CellOptions, check_cell_options
+from rnnkit.models.plain import plain_config
 
 Decoder = Literal["direct", "autoregressive"]
 
@@ -244,27 +245,50 @@ class AutoregressiveDecoder(nn.Module):
 class Forecaster(nn.Module):
     """Window of past values -> encoder -> head -> the next ``horizon`` steps of the targets.
 
+    Build it from its parts, from a config (:meth:`from_config`), or from plain options::
+
+        model = Forecaster(1, [0], horizon=24, hidden_size=64, bidirectional=True)
+
     Args:
         encoder: ``encoder(x) -> (out (B, W, H), state)``, e.g. a :class:`rnnkit.Recurrent`
-            over ``F + K`` features per step.
+            over ``F + K`` features per step; or the number of input series ``F``, to build
+            every part from ``options``.
         head: ``head(out, state, last, future) -> (B, horizon, T)``: a :class:`DirectHead`,
-            an :class:`AutoregressiveDecoder` or any module with that call.
+            an :class:`AutoregressiveDecoder` or any module with that call; or with ``F``, the
+            target series as indices into the ``F`` input series.
         targets: the ``T`` target series as indices into the ``F`` input series.
         revin: reversible instance normalisation of the series, or None.
         dropout: dropout on the encoder outputs before the head.
         covariate_size: known covariates per step ``K`` (0: none).
+        horizon: with ``F``, the steps to forecast.
+        **options: with ``F``, the fields of :class:`ForecasterConfig` (``cell``,
+            ``hidden_size``, ``bidirectional``, ``decoder``, ``revin``, ...).
     """
 
     def __init__(
         self,
-        encoder: nn.Module,
-        head: nn.Module,
-        targets: Sequence[int],
+        encoder: nn.Module | int,
+        head: nn.Module | Sequence[int],
+        targets: Sequence[int] | None = None,
         revin: RevIN | None = None,
         dropout: float = 0.0,
         covariate_size: int = 0,
+        horizon: int | None = None,
+        **options: Any,
     ) -> None:
         super().__init__()
+        if not isinstance(encoder, nn.Module):
+            if horizon is None:
+                raise TypeError("Forecaster(input_size, targets, horizon=..., **options)")
+            config = plain_config(ForecasterConfig, {}, options, "Forecaster")
+            built = Forecaster.from_config(config, encoder, list(head), horizon, covariate_size)  # type: ignore[arg-type]
+            encoder, head, targets = built.encoder, built.head, built.targets
+            revin, dropout = built.revin, config.dropout
+        elif options or targets is None or not isinstance(head, nn.Module):
+            raise TypeError(
+                "Forecaster(encoder, head, targets, ...) from parts, or "
+                "Forecaster(input_size, targets, horizon=..., **options) from ForecasterConfig's"
+            )
         self.encoder, self.head, self.revin = encoder, head, revin
         self.dropout = nn.Dropout(dropout)
         self.targets = [int(t) for t in targets]

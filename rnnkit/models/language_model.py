@@ -8,7 +8,7 @@ weight tying (Press & Wolf, 2017; Inan et al., 2017).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +21,7 @@ from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout, WeightDrop
 from rnnkit.models.cell_options import CellOptions, check_cell_options
 from rnnkit.models.inputs import OneHot
 from rnnkit.models.norm import FlatBatchNorm
+from rnnkit.models.plain import plain_config, size_of
 
 
 @dataclass
@@ -83,23 +84,41 @@ class LanguageModelConfig(Config):
 class LanguageModel(nn.Module):
     """Next-token model over a vocabulary.
 
+    Build it from its parts, from a config (:meth:`from_config`), or from plain options::
+
+        model = LanguageModel(vocab, cell="gru", hidden_size=256, num_layers=1)
+
     Args:
-        embedding: token ids ``(B, T)`` -> ``(B, T, E)``.
+        embedding: token ids ``(B, T)`` -> ``(B, T, E)``; or the vocabulary (a Vocab, or its
+            size) to build every part from ``options``.
         encoder: ``encoder(x, lengths=None, state=None) -> (out, state)``, e.g. a Recurrent.
         decoder: ``(B, T, H) -> (B, T, V)`` logits.
         input_dropout: locked dropout on the embeddings.
         output_dropout: locked dropout on the encoder outputs.
+        **options: with a vocabulary, the fields of :class:`LanguageModelConfig` (``cell``,
+            ``embedding_size``, ``hidden_size``, ``num_layers``, ``one_hot``, ...).
     """
 
     def __init__(
         self,
-        embedding: nn.Module,
-        encoder: nn.Module,
-        decoder: nn.Module,
+        embedding: nn.Module | Any,
+        encoder: nn.Module | None = None,
+        decoder: nn.Module | None = None,
         input_dropout: float = 0.0,
         output_dropout: float = 0.0,
+        **options: Any,
     ) -> None:
         super().__init__()
+        if not isinstance(embedding, nn.Module):
+            config = plain_config(LanguageModelConfig, {}, options, "LanguageModel")
+            built = LanguageModel.from_config(config, size_of(embedding, "vocab"))
+            embedding, encoder, decoder = built.embedding, built.encoder, built.decoder
+            input_dropout, output_dropout = config.input_dropout, config.dropout
+        elif options or encoder is None or decoder is None:
+            raise TypeError(
+                "LanguageModel(embedding, encoder, decoder) from parts, or "
+                "LanguageModel(vocab, **options) from the options of LanguageModelConfig"
+            )
         self.embedding = embedding
         self.input_dropout = LockedDropout(input_dropout)
         self.encoder = encoder
