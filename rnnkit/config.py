@@ -132,6 +132,10 @@ def check_type(name: str, value: Any, hint: Any) -> None:
             return
         except ValueError as err:
             errors.append(str(err))
+    plain = [o for o in options if o is not type(None)]
+    if len(plain) > 1 and all(o in (bool, int, float, str) for o in plain):
+        names = ", ".join(o.__name__ for o in plain[:-1]) + f" or {plain[-1].__name__}"
+        raise ValueError(f"{name} must be {names}, got {value!r}")
     raise ValueError(errors[0] if len(errors) == 1 else " or ".join(errors))
 
 

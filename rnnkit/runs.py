@@ -313,13 +313,17 @@ class Run:
             found[vocab.stem] = vocab
         return {role: path for role, path in found.items() if path.exists()}
 
-    def load_weights(self, model: nn.Module) -> nn.Module:
-        """Load ``model.safetensors`` into ``model`` (names and shapes checked)."""
+    def check_trained(self) -> None:
+        """Raise a clear error unless the run has finished training (has its weights)."""
         if not self.dir.model_path.is_file():
             raise TaskError(
-                f"{self.path} has no trained weights yet ({RunDir.MODEL}): the run has not "
-                "finished an epoch; resume it with `rnnkit train TASK --out RUN --resume`"
+                f"{self.path} has no trained weights yet ({RunDir.MODEL}): its training has not "
+                "finished; resume it with `rnnkit train TASK --out RUN --resume`"
             )
+
+    def load_weights(self, model: nn.Module) -> nn.Module:
+        """Load ``model.safetensors`` into ``model`` (names and shapes checked)."""
+        self.check_trained()
         return self.dir.load_model(model)
 
     def load(self, device: str | None = None) -> Predictor:

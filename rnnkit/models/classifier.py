@@ -203,6 +203,7 @@ class SequenceClassifier(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(embedding, nn.Module):
+            options = {"input_dropout": input_dropout, "dropout": dropout, **options}
             config = plain_config(ClassifierConfig, PLAIN_DEFAULTS, options, "SequenceClassifier")
             built = SequenceClassifier.from_config(
                 config, size_of(embedding, "vocab"), size_of(encoder, "num_classes")

@@ -257,7 +257,8 @@ class Forecaster(nn.Module):
             an :class:`AutoregressiveDecoder` or any module with that call; or with ``F``, the
             target series as indices into the ``F`` input series.
         targets: the ``T`` target series as indices into the ``F`` input series.
-        revin: reversible instance normalisation of the series, or None.
+        revin: reversible instance normalisation of the series, or None (with ``F``: whether
+            to use it, default True).
         dropout: dropout on the encoder outputs before the head.
         covariate_size: known covariates per step ``K`` (0: none).
         horizon: with ``F``, the steps to forecast.
@@ -270,7 +271,7 @@ class Forecaster(nn.Module):
         encoder: nn.Module | int,
         head: nn.Module | Sequence[int],
         targets: Sequence[int] | None = None,
-        revin: RevIN | None = None,
+        revin: RevIN | bool | None = None,
         dropout: float = 0.0,
         covariate_size: int = 0,
         horizon: int | None = None,
@@ -280,11 +281,14 @@ class Forecaster(nn.Module):
         if not isinstance(encoder, nn.Module):
             if horizon is None:
                 raise TypeError("Forecaster(input_size, targets, horizon=..., **options)")
+            options = {"dropout": dropout, **options}
+            if revin is not None:  # the config's option: RevIN or not
+                options["revin"] = revin
             config = plain_config(ForecasterConfig, {}, options, "Forecaster")
             built = Forecaster.from_config(config, encoder, list(head), horizon, covariate_size)  # type: ignore[arg-type]
             encoder, head, targets = built.encoder, built.head, built.targets
             revin, dropout = built.revin, config.dropout
-        elif options or targets is None or not isinstance(head, nn.Module):
+        elif options or targets is None or not isinstance(head, nn.Module) or revin is True:
             raise TypeError(
                 "Forecaster(encoder, head, targets, ...) from parts, or "
                 "Forecaster(input_size, targets, horizon=..., **options) from ForecasterConfig's"

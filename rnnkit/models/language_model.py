@@ -110,6 +110,7 @@ class LanguageModel(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(embedding, nn.Module):
+            options = {"input_dropout": input_dropout, "dropout": output_dropout, **options}
             config = plain_config(LanguageModelConfig, {}, options, "LanguageModel")
             built = LanguageModel.from_config(config, size_of(embedding, "vocab"))
             embedding, encoder, decoder = built.embedding, built.encoder, built.decoder

@@ -244,6 +244,7 @@ class Seq2Seq(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(encoder, nn.Module):
+            options = {"teacher_forcing": teacher_forcing, **options}
             config = plain_config(Seq2SeqConfig, PLAIN_DEFAULTS, options, "Seq2Seq")
             bos_id = bos_id if bos_id is not None else getattr(decoder, "bos_id", None) or 2
             eos_id = eos_id if eos_id is not None else getattr(decoder, "eos_id", None) or 3

@@ -211,6 +211,7 @@ class Task(ABC):
         run = run if isinstance(run, Run) else Run(run, task=self.name)
         if run.task != self.name:
             raise TaskError(f"{run.path} is a {run.task!r} run, not {self.name!r}")
+        run.check_trained()
         config = run.config
         pipeline = self.load_pipeline(run, config)
         model = self.model(config, pipeline)

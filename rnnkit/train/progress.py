@@ -50,6 +50,7 @@ class Progress:
         enabled: False silences everything (non-main DDP ranks, ``progress=False``).
         stream: where to write (default: ``sys.stderr`` at the time of the call).
         initial: steps already done (resuming mid-epoch).
+        unit: what the throughput counts ("tokens", "examples", ...).
     """
 
     def __init__(
@@ -59,8 +60,10 @@ class Progress:
         enabled: bool = True,
         stream: TextIO | None = None,
         initial: int = 0,
+        unit: str = "tokens",
     ) -> None:
         self.total, self.desc, self.enabled = total, desc, enabled
+        self.unit = "tok" if unit == "tokens" else unit
         self.stream = stream if stream is not None else sys.stderr
         self.bar: Any = None
         self.every = max(1, (total or 100) // 10)
@@ -90,7 +93,7 @@ class Progress:
         if not self.enabled:
             return
         shown = f"loss {loss:.4f}" + (f"  {metric[0]} {metric[1]:.4f}" if metric else "")
-        shown += f"  {units_per_s:,.0f} tok/s"
+        shown += f"  {units_per_s:,.0f} {self.unit}/s"
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
             self.bar.set_postfix_str(shown, refresh=False)

@@ -351,7 +351,9 @@ class Trainer:
             total = min(total, self.max_steps_per_epoch)
         enabled = self.progress and self.is_main
         desc = f"epoch {self.epoch + 1}/{self._epochs}"
-        self._progress = Progress(total, desc, enabled=enabled, initial=self.step_in_epoch)
+        self._progress = Progress(
+            total, desc, enabled=enabled, initial=self.step_in_epoch, unit=self._stats.unit
+        )
         return batches
 
     def _check_finite(self, loss: torch.Tensor) -> None:

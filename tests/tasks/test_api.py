@@ -14,8 +14,9 @@ from rnnkit.tasks import TaskError, available_tasks, get_task
 from tests.tasks.tiny import COMMON, TASKS
 
 
-def test_every_registered_task_is_covered_here():
-    assert sorted(available_tasks()) == sorted(TASKS)
+def test_every_built_in_task_is_covered_here():
+    built_in = [t for t in available_tasks() if type(get_task(t)).__module__.startswith("rnnkit")]
+    assert sorted(built_in) == sorted(TASKS)
 
 
 @pytest.fixture

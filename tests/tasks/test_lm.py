@@ -230,3 +230,43 @@ def test_each_distributed_process_reads_its_own_rows_of_every_batch(monkeypatch)
         for full, *parts in zip(whole[split], shards[0][split], shards[1][split], strict=True):
             assert torch.equal(parts[0]["x"], full["x"][0::2])
             assert torch.equal(parts[1]["x"], full["x"][1::2])
+
+
+def test_samples_while_training_are_greedy_continuations(tmp_path, corpus):
+    flags = ["--sample-every", "1", "--sample-prompt", "the cat", "--sample-tokens", "4"]
+    out = _train(tmp_path, corpus, *flags, "--log", "csv")
+    records = rk.Run(out).metrics
+    assert all(r["sample"].startswith("the cat ") for r in records)
+    final = rk.load(out).generate("the cat", max_tokens=4, greedy=True)
+    assert records[-1]["sample"] == final  # the sample is the model of that epoch, greedy
+    lines = (out / "metrics.csv").read_text().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("epoch,step,train_loss")
+    with pytest.raises(ValueError, match="--sample-prompt tokens not in the vocabulary: 'zebra'"):
+        rk.train("lm", out=tmp_path / "z", data=corpus, sample_every=1, sample_prompt="zebra")
+
+
+def test_the_last_step_objective_reads_each_window_from_a_fresh_state(tmp_path, corpus):
+    out = _train(tmp_path, corpus, "--objective", "last", "--seq-len", "3")
+    p = rk.load(out)
+    found = p.evaluate("valid")
+    stream = lm.streams(p.config.data, lm.load_corpus(p.config.data), p.pipeline.vocab, 0)["valid"]
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in stream:  # reference: every window alone, the token after its last
+            logits = torch.stack([p.model(row[None])[0][0, -1] for row in batch["x"]])
+            y = batch["y"][:, -1]
+            total += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+            count += len(y)
+    assert found["loss"] == pytest.approx(total / count, rel=1e-5)
+
+
+def test_model_options_of_the_tutorials(tmp_path, corpus):
+    args = ["--one-hot", "--output-norm", "batch", "--num-layers", "2", "--rnn-dropout", "0.1"]
+    out = _train(tmp_path, corpus, *args)
+    model = rk.load(out).model
+    vocab = len(rk.load(out).pipeline.vocab)
+    assert type(model.embedding).__name__ == "OneHot" and model.encoder.input_size == vocab
+    assert type(model.decoder[0]).__name__ == "FlatBatchNorm" and model.encoder.dropout == 0.1
+    assert model.output_dropout.p == 0.0
+    with pytest.raises(ValueError, match="one_hot inputs have no embedding table to tie"):
+        rk.train("lm", out=tmp_path / "t", data=corpus, one_hot=True, tie_weights=True)
