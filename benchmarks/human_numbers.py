@@ -98,7 +98,7 @@ class SourceRow:
             args += ["--cell-option", f"{key}={value}"]
         args += ["--embedding-size", str(HIDDEN), "--hidden-size", str(HIDDEN)]
         args += ["--batch-size", str(BATCH), "--eval-batch-size", str(BATCH)]
-        args += ["--seq-len", str(self.seq_len)]
+        args += ["--seq-len", str(self.seq_len), "--no-random-offset"]
         if self.dropout:
             args += ["--rnn-dropout", str(self.dropout)]
         if self.output_norm:

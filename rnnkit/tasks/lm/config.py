@@ -49,6 +49,9 @@ class LMDataConfig(Config):
     """consecutive: windows continue each other and the state is carried; random: independent."""
     variable_bptt: bool = False
     """Draw each window's length around seq_len (AWD-LSTM)."""
+    random_offset: bool = True
+    """consecutive: start the rows at a random offset each epoch, so windows differ from epoch
+    to epoch (--no-random-offset: the same windows every epoch, as fast.ai's loader)."""
 
 
 def _lm_trainer_defaults() -> TrainerConfig:

@@ -109,7 +109,7 @@ def streams(
             config.sampling,
             seed=seed,
             variable_bptt=config.variable_bptt,
-            random_offset=config.sampling == "consecutive",
+            random_offset=config.sampling == "consecutive" and config.random_offset,
             **shard,
         )
     }
