@@ -21,7 +21,8 @@ from typing import Any
 
 import torch
 
-from rnnkit.config import Config, config_from_options, read_config_file
+from rnnkit.config import Config
+from rnnkit.options import config_from_options, read_config_file
 from rnnkit.runs import Run, TaskError, import_user_code
 from rnnkit.tasks import Predictor, Task, get_task
 

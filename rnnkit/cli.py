@@ -22,7 +22,7 @@ import rnnkit
 
 
 def _train(args: argparse.Namespace) -> int:
-    from rnnkit.config import config_from_args, read_config_file
+    from rnnkit.options import config_from_args, read_config_file
     from rnnkit.runs import Run
     from rnnkit.tasks import get_task
 
@@ -176,7 +176,7 @@ def _add_import(p: argparse.ArgumentParser) -> None:
 def _add_train(sub: argparse._SubParsersAction, wanted: str | None) -> None:
     """``train TASK``; only the task named on the command line gets its many flags, so other
     commands do not pay for building them."""
-    from rnnkit.config import add_arguments
+    from rnnkit.options import add_arguments
     from rnnkit.tasks import available_tasks, get_task
 
     p = sub.add_parser(

@@ -301,7 +301,7 @@ class Run:
         return self.dir.read_metrics()
 
     @property
-    def files(self) -> dict[str, Path]:
+    def paths(self) -> dict[str, Path]:
         """The run's files by role: config, model, metrics, checkpoints, vocabularies."""
         found = {
             "config": self.dir.config_path,

@@ -7,7 +7,8 @@ from typing import Literal
 
 import pytest
 
-from rnnkit.config import Config, add_arguments, config_from_args, field_docs, read_config_file
+from rnnkit.config import Config, field_docs
+from rnnkit.options import add_arguments, config_from_args, read_config_file
 
 
 @dataclass
@@ -173,7 +174,8 @@ def test_mapping_fields_take_repeated_key_value_flags_over_a_file():
 def test_python_keywords_are_the_flags_with_their_aliases_and_checks(tmp_path):
     from pathlib import Path
 
-    from rnnkit.config import config_from_options, resolve_paths
+    from rnnkit.config import resolve_paths
+    from rnnkit.options import config_from_options
 
     config = config_from_options(
         WithOptions, {"data": Path("x.csv"), "names": "b", "options": ["k=1"]}

@@ -50,7 +50,7 @@ def test_an_opened_run_and_what_it_refuses(tmp_path):
     start_run("lm", LMConfig(), tmp_path / "run")
     run = Run(tmp_path / "run")
     assert run.task == "lm" and isinstance(run.config, LMConfig) and run.metrics == []
-    assert set(run.files) == {"config"}
+    assert set(run.paths) == {"config"}
     with pytest.raises(TaskError, match="has no trained weights yet"):
         run.load()
     with pytest.raises(TaskError, match="is a 'lm' run, not 'tag'"):

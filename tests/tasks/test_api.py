@@ -35,7 +35,7 @@ def test_python_api_and_command_line_give_the_same_predictions(name, work, capsy
     run = rk.train(name, out="run", **tiny.options, **COMMON)
     assert isinstance(run, rk.Run) and run.task == name and len(run.history) == 1
     assert run.history[0]["time_s"] >= 0 and run.metrics[0]["epoch"] == 1
-    assert {"config", "model", "metrics"} <= set(run.files)
+    assert {"config", "model", "metrics"} <= set(run.paths)
     predictor = rk.load("run", device="cpu")
     assert isinstance(predictor, get_task(name).predictor_class)
     records = predictor.predict(tiny.inputs, **tiny.predict_options)
