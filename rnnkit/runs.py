@@ -137,19 +137,24 @@ def _same_spec(a: str, b: str) -> bool:
     return a == b
 
 
-def reimport(specs: Iterable[str], run_dir: Path, config: dict[str, Any]) -> None:
+def reimport(specs: Iterable[str], run_dir: Path, config: dict[str, Any], task: str) -> None:
     """Import a run's recorded user code again before its model is rebuilt.
 
     A recorded file that is gone is looked for beside the run directory's own files; if it is
     nowhere and the run's cells are registered anyway (``--import`` from its new place), it is
     skipped; otherwise the error names it.
     """
+    from rnnkit.tasks.registry import available_tasks
+
+    def registered() -> bool:  # what the run names is there anyway (e.g. --import elsewhere)
+        return cells_of(config) <= set(available_cells()) and task in available_tasks()
+
     for spec in specs:
         if _is_file_spec(spec) and not Path(spec).is_file():
             moved = run_dir / Path(spec).name
             if moved.is_file():
                 spec = str(moved)
-            elif cells_of(config) <= set(available_cells()):
+            elif registered():
                 continue
             else:
                 raise TaskError(
@@ -160,7 +165,7 @@ def reimport(specs: Iterable[str], run_dir: Path, config: dict[str, Any]) -> Non
         try:
             import_user_code(spec)
         except TaskError as err:
-            if cells_of(config) <= set(available_cells()):
+            if registered():
                 continue
             raise TaskError(f"this run needs its user code: {err}") from None
 
@@ -278,7 +283,7 @@ class Run:
     def import_code(self) -> None:
         """Import the run's recorded user code (once): the modules that register its cells."""
         if not self._imported:
-            reimport(self.imports, self.path, self.saved_config)
+            reimport(self.imports, self.path, self.saved_config, self.task)
             self._imported = True
 
     @property

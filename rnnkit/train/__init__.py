@@ -16,6 +16,7 @@ from rnnkit.train.config import TrainerConfig, build_optimizer
 from rnnkit.train.device import resolve_device
 from rnnkit.train.evaluation import evaluate
 from rnnkit.train.loader import BucketLoader, ResumableLoader
+from rnnkit.train.loggers import CSVLogger, TensorBoardLogger
 from rnnkit.train.lr_finder import LRFinderResult, find_lr, format_lr_finder
 from rnnkit.train.metrics import (
     BLEU,
@@ -55,12 +56,14 @@ __all__ = [
     "Objective",
     "Perplexity",
     "BucketLoader",
+    "CSVLogger",
     "ResumableLoader",
     "RunDir",
     "SpanF1",
     "SpanPrecision",
     "SpanRecall",
     "StepOutput",
+    "TensorBoardLogger",
     "TopKAccuracy",
     "Trainer",
     "TrainerConfig",

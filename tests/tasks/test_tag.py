@@ -209,6 +209,8 @@ def test_per_frame_features_end_to_end(tmp_path, capsys):
     xs, _ = make_frames(24, 1)
     assert len(records) == 24 and [len(r["labels"]) for r in records] == [len(x) for x in xs]
     assert set(records[0]["labels"]) <= {"still", "moving"}
+    one = rk.load(out).predict(np.asarray(xs[0]))  # one (T, F) array is one sequence
+    assert one == [{"sequence": 0, "labels": records[0]["labels"]}]
     assert main(["predict", str(out), "some text"]) == 1
     assert "give them with --input FILE.npz" in capsys.readouterr().err
 

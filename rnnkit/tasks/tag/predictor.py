@@ -36,6 +36,11 @@ class TagPredictor(Predictor):
             raise TaskError("this run tags frames: give them with --input FILE.npz")
         return [x for x, _ in read_frames(input_file, labelled=False)[0]]
 
+    def check_inputs(self, inputs: Any) -> list[Any]:
+        if self.frames and isinstance(inputs, np.ndarray) and inputs.ndim == 2:
+            return [inputs]  # one sequence of frames
+        return super().check_inputs(inputs)
+
     def _sequence(self, item: Any) -> Any:
         if self.frames:
             return np.asarray(item, dtype=np.float64)
@@ -82,7 +87,7 @@ class TagPredictor(Predictor):
             raise TaskError(
                 "tag predict prints the best tag sequence; it takes no --top-k or --plot"
             )
-        inputs = self.check_inputs(inputs) if not self.frames else list(inputs)
+        inputs = self.check_inputs(inputs)
         keep = [i for i, item in enumerate(inputs) if len(self._sequence(item))]
         found: dict[int, dict] = {}
         for start in range(0, len(keep), self.batch_size):
