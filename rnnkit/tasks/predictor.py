@@ -13,6 +13,7 @@ around it):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +108,11 @@ class Predictor:
         return list(inputs)
 
     def evaluate(
-        self, split: str | None = None, data: str | None = None, *, dry_run: bool = False
+        self,
+        split: str | None = None,
+        data: str | os.PathLike | None = None,
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """Loss and metrics on a split of the run's data (default: test) or on a file.
 

@@ -98,6 +98,8 @@ def test_evaluate_predict_and_unknown_tokens(tmp_path, corpus, capsys):
     report = capsys.readouterr().out
     assert "perplexity:" in report and "accuracy:" in report
     assert main(["evaluate", str(out), "--data", str(corpus)]) == 0
+    assert rk.load(out).evaluate(data=corpus)["loss"] > 0  # a path object works too
+    assert rk.Run(out).metrics[-1]["split"] == str(corpus)
     assert main(["predict", str(out), "the cat", "--top-k", "2"]) == 0
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert record["text"] == "the cat" and len(record["next"]) == 2

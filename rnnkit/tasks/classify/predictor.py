@@ -3,6 +3,7 @@ confusion matrix."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -101,9 +102,14 @@ class ClassifyPredictor(Predictor):
         return super().predict(inputs, top_k=top_k)
 
     def evaluate(
-        self, split: str | None = None, data: str | None = None, *, dry_run: bool = False
+        self,
+        split: str | None = None,
+        data: str | os.PathLike | None = None,
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """Loss, accuracy, macro-F1 and the confusion matrix (printed and saved as a PNG)."""
+        data = None if data is None else os.fspath(data)
         split = split or "test"
         labels = self.pipeline.labels
         texts = eval_texts(self.config.data, split, data)

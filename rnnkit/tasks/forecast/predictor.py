@@ -3,6 +3,7 @@ evaluation in both scales, plots, and step-by-step streaming."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,12 @@ class ForecastPredictor(Predictor):
                 f"input {i + 1}: this run reads calendar covariates; give a CSV with its time "
                 f"column {config.time_col!r} instead of an array"
             )
-        values = np.asarray(item, dtype=np.float64)
+        try:
+            values = np.asarray(item, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TaskError(
+                f"input {i + 1}: expected numbers (rows, series) or a CSV path; {err}"
+            ) from None
         columns = self.pipeline.columns
         if values.ndim != 2 or values.shape[1] != len(columns):
             raise TaskError(
@@ -219,9 +225,14 @@ class ForecastPredictor(Predictor):
         return torch.as_tensor(out), state
 
     def evaluate(
-        self, split: str | None = None, data: str | None = None, *, dry_run: bool = False
+        self,
+        split: str | None = None,
+        data: str | os.PathLike | None = None,
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """MSE and MAE of the forecasts, normalised and in original units, on a split or file."""
+        data = None if data is None else os.fspath(data)
         split = split or "test"
         config, normalizer = self.config.data, self.pipeline.normalizer
         series, _ = prepare(config, normalizer, data)

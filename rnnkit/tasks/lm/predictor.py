@@ -3,6 +3,7 @@ streaming."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,9 +116,14 @@ class LMPredictor(Predictor):
         return logits[:, 0], state
 
     def evaluate(
-        self, split: str | None = None, data: str | None = None, *, dry_run: bool = False
+        self,
+        split: str | None = None,
+        data: str | os.PathLike | None = None,
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """Loss, perplexity and next-token accuracy on a split (default: test) or a text file."""
+        data = None if data is None else os.fspath(data)
         config = self.config
         if data is not None:
             tokens = read_tokens(data, config.data)

@@ -3,6 +3,7 @@ span scores per type, and step-by-step streaming for unidirectional taggers."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -125,9 +126,14 @@ class TagPredictor(Predictor):
         return emissions[:, 0], state
 
     def evaluate(
-        self, split: str | None = None, data: str | None = None, *, dry_run: bool = False
+        self,
+        split: str | None = None,
+        data: str | os.PathLike | None = None,
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """Loss, span P/R/F1 (micro and per type) and token accuracy on a split or a file."""
+        data = None if data is None else os.fspath(data)
         split = split or "test"
         config = self.config
         if data is not None:

@@ -3,6 +3,7 @@ evaluation with perplexity and BLEU."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -172,10 +173,15 @@ class TranslatePredictor(Predictor):
         return self.translate(inputs, beam, n_best=top_k or 1, show_attention=plot)
 
     def evaluate(
-        self, split: str | None = None, data: str | None = None, *, dry_run: bool = False
+        self,
+        split: str | None = None,
+        data: str | os.PathLike | None = None,
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """Loss, perplexity and token accuracy (teacher-forced), then BLEU of greedy and beam
         translations, on a split of the run's data or a TSV file of source<TAB>target pairs."""
+        data = None if data is None else os.fspath(data)
         split = split or "test"
         config = self.config
         if data is not None:
