@@ -33,11 +33,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+import rnnkit as rk
 from rnnkit.cli import main as rnnkit_main
 from rnnkit.data import LMStream, Vocab, jay_chou_lyrics
 from rnnkit.layers import Recurrent
 from rnnkit.models import LanguageModel
-from rnnkit.tasks import lm
+from rnnkit.tasks.lm.model import every_step
 from rnnkit.train import Callback, Perplexity, Trainer, TrainerConfig
 
 PREFIXES = ["分开", "不分开"]
@@ -99,7 +100,7 @@ def jaychou(args: argparse.Namespace) -> None:
         model = one_hot_rnn(len(vocab))
         report = Report(vocab, args.print_every, 50, sampling)
         trainer = Trainer.from_config(
-            config, model, lm.objective, len(stream), [Perplexity()], [report], progress=False
+            config, model, every_step, len(stream), [Perplexity()], [report], progress=False
         )
         trainer.fit(stream)
         figures[sampling] = report.perplexities
@@ -139,13 +140,13 @@ def shakespeare(args: argparse.Namespace) -> None:
     if rnnkit_main(argv) != 0:
         raise SystemExit(1)
     seconds = time.perf_counter() - start
-    valid = lm.evaluate_run(args.out, split="valid")
+    valid = rk.load(args.out).evaluate("valid")
     nats = valid["loss"]
     print(f"\n| {'model':<56} | {'nats/char':>9} | {'bits/char':>9} |")
     print(f"|{'-' * 58}|{'-' * 11}|{'-' * 11}|")
     for name, figure in PUBLISHED:
         print(f"| {name:<56} | {figure:>9} | {float(figure) / math.log(2):>9.3f} |")
-    run = lm.load(args.out)[0].config.model
+    run = rk.load(args.out).config.model
     name = f"rnnkit char LSTM {run.num_layers}x{run.hidden_size}, {args.epochs} epochs"
     print(f"| {name:<56} | {nats:>9.4f} | {nats / math.log(2):>9.3f} |")
     print(f"\n{seconds / 60:.1f} min of training (with validation), wall clock")

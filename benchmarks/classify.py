@@ -40,9 +40,12 @@ from typing import Any
 
 import torch
 
+import rnnkit as rk
 from rnnkit.data import SequenceDataset
-from rnnkit.tasks import classify
-from rnnkit.tasks.common import Take, TaskError, fit
+from rnnkit.tasks import TaskData, TaskError, classify, get_task
+from rnnkit.tasks.classify.data import train_batches
+from rnnkit.tasks.classify.predictor import objective as classify_objective
+from rnnkit.tasks.common import Take, fit
 from rnnkit.train import Accuracy, MacroF1, ResumableLoader, RunDir, evaluate
 
 PUBLISHED = {
@@ -67,7 +70,7 @@ PUBLISHED = {
 
 def padded_objective(model: torch.nn.Module, batch: dict, state: Any) -> Any:
     """The naive model: no lengths, so the recurrence reads the padding as input."""
-    return classify.objective(model, {**batch, "lengths": None}, state)
+    return classify_objective(model, {**batch, "lengths": None}, state)
 
 
 def _config(data_dir: str | None, **sections: dict[str, Any]) -> classify.ClassifyConfig:
@@ -81,14 +84,14 @@ def _dry(config: classify.ClassifyConfig, dry_run: bool) -> classify.ClassifyCon
     )
 
 
-def _test_split(config: classify.ClassifyConfig, prepared: classify.Prepared) -> SequenceDataset:
+def _test_split(config: classify.ClassifyConfig, prepared: TaskData) -> SequenceDataset:
     texts = classify.load_texts(config.data, ("test",))["test"]
-    return classify.encode(texts, config.data, prepared.vocab, prepared.labels)
+    return prepared.pipeline.encode(texts)
 
 
 def run_variant(
     config: classify.ClassifyConfig,
-    prepared: classify.Prepared,
+    prepared: TaskData,
     test: SequenceDataset,
     out: Path,
     padded: bool,
@@ -97,30 +100,31 @@ def run_variant(
     """Train one model on prepared data; test it once. ``padded``: random batches, no lengths."""
     seed = config.trainer.seed or 0
     torch.manual_seed(seed)
-    model = classify.build_model(config, prepared)
-    objective = padded_objective if padded else classify.objective
+    task, labels = get_task("classify"), prepared.pipeline.labels
+    model = task.model(config, prepared.pipeline)
+    objective = padded_objective if padded else classify_objective
     data = config.data
     if padded:  # the naive model is also tested on plain shuffled batches of its own kind
         test_batches: Any = ResumableLoader(test, data.batch_size, True, test.collate, seed=1)
     else:
-        test_batches = classify.eval_batches(test, data)
-    valid = classify.eval_batches(prepared.valid, data) if prepared.valid is not None else None
+        test_batches = classify.data.eval_batches(test, data)
     start = time.perf_counter()
     trainer = fit(
         config.trainer,
         model,
         objective,
-        classify.train_batches(prepared.train, data, seed),
-        valid,
+        train_batches(prepared.train.dataset, data, seed),
+        prepared.valid,
         RunDir(out),
-        classify.metrics(len(prepared.labels)),
+        task.metrics(config, prepared.pipeline),
+        unit=task.unit,
     )
     total = time.perf_counter() - start
     found = evaluate(
         trainer.model,
         objective,
         Take(test_batches, 2) if dry_run else test_batches,
-        [Accuracy(), MacroF1(len(prepared.labels))],
+        [Accuracy(), MacroF1(len(labels))],
     )
     history = trainer.history
     return {
@@ -144,9 +148,9 @@ def train_and_test(
         seconds of ``train`` (data preparation and validation included).
     """
     start = time.perf_counter()
-    trainer = classify.train(config, run_dir)
+    trainer = get_task("classify").train(config, run_dir)
     total = time.perf_counter() - start
-    test = classify.evaluate_run(run_dir, "test", dry_run=dry_run)
+    test = rk.load(run_dir).evaluate("test", dry_run=dry_run)
     return trainer.history, test, sum(h["time_s"] for h in trainer.history), total
 
 
@@ -189,7 +193,7 @@ def compare(args: argparse.Namespace, out: Path) -> list[list[str]]:
         trainer={"epochs": args.epochs or 2, "patience": None},
     )
     config = _dry(config, args.dry_run)
-    prepared = classify.prepare(config)
+    prepared = get_task("classify").data(config)
     test = _test_split(config, prepared)
     rows = []
     directions = [d == "bi" for d in args.directions]
@@ -228,7 +232,7 @@ def ag_news_small(args: argparse.Namespace, out: Path) -> list[list[str]]:
         | {"grad_clip": None, "patience": None, "monitor": "train_loss", "monitor_mode": "min"},
     )
     config = _dry(config, args.dry_run)
-    prepared = classify.prepare(config)
+    prepared = get_task("classify").data(config)
     test = _test_split(config, prepared)
     rows = []
     for i, padded in enumerate((True, False)):

@@ -2,8 +2,8 @@
 
 Protocol (docs/benchmarks.md): train on train, pick nothing on test; report span-level micro F1
 on test with seqeval in strict IOB2 mode (as conlleval computes it), mean and spread over seeds.
-Every run trains with ``rnnkit.tasks.tag.train`` (what ``rnnkit train tag`` runs) and is scored
-with ``rnnkit.tasks.tag.evaluate_run`` on the weights the run keeps (by default those of the
+Every run trains with the tag task (what ``rnnkit train tag`` runs) and is scored
+with ``rk.load(run).evaluate`` on the weights the run keeps (by default those of the
 epoch with the best dev span F1; test is never looked at), so a row can be reproduced with the
 command line it prints.
 
@@ -30,7 +30,8 @@ from typing import Any
 
 import torch
 
-from rnnkit.tasks import tag
+import rnnkit as rk
+from rnnkit.tasks import get_task, tag
 
 ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     "main": ("BiLSTM-CRF + char BiLSTM", {}),
@@ -90,10 +91,10 @@ def run_one(row: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     if out.exists():
         shutil.rmtree(out)  # a run cut in the middle: start it over
     start = time.perf_counter()
-    trainer = tag.train(config, out, dry_run=args.dry_run)
+    trainer = get_task("tag").train(config, out, dry_run=args.dry_run)
     train_s = time.perf_counter() - start
-    test = tag.evaluate_run(out, "test", dry_run=args.dry_run)
-    valid = tag.evaluate_run(out, "valid", dry_run=args.dry_run)
+    test = rk.load(out).evaluate("test", dry_run=args.dry_run)
+    valid = rk.load(out).evaluate("valid", dry_run=args.dry_run)
     return {
         "row": row,
         "seed": seed,

@@ -40,7 +40,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.tasks import forecast
+import rnnkit as rk
+from rnnkit.tasks import forecast, get_task
+from rnnkit.tasks.forecast.predictor import objective as forecast_objective
 from rnnkit.train import MAE, MSE, ResumableLoader, Trainer, TrainerConfig, evaluate
 
 HORIZONS = (24, 48, 168, 336, 720)
@@ -135,8 +137,8 @@ def run_recurrent(args, mode: str, horizon: int, cell: str, out: Path) -> dict[s
         }
     )
     run = out / f"{cell}-{mode}-{horizon}"
-    trainer = forecast.train(config, run)
-    results = forecast.evaluate_run(run, "test")
+    trainer = get_task("forecast").train(config, run)
+    results = rk.load(run).evaluate("test")
     return {"mse": results["mse"], "mae": results["mae"], "epochs": len(trainer.history)}
 
 
@@ -157,10 +159,10 @@ def run_baseline(args, mode: str, horizon: int, row: str) -> dict[str, float]:
         valid = ResumableLoader(data.windows(config, "valid"), 256, even_shards=False)
         options = TrainerConfig.from_dict(trainer_config(args, args.linear_lr))
         trainer = Trainer.from_config(
-            options, model, forecast.objective, len(loader), [MSE(), MAE()], progress=False
+            options, model, forecast_objective, len(loader), [MSE(), MAE()], progress=False
         )
         epochs = len(trainer.fit(loader, valid))
-    results = evaluate(model, forecast.objective, test, [MSE(), MAE()])
+    results = evaluate(model, forecast_objective, test, [MSE(), MAE()])
     return {"mse": results["mse"], "mae": results["mae"], "epochs": epochs}
 
 

@@ -4,27 +4,35 @@ Protocol (docs/BENCHMARKS.md): the English words for 1..9,999, train on 1..8,000
 8,001..9,999, each split one token stream with a separator between numbers; metric: next-token
 accuracy over the whole validation stream (consecutive batches of 64 rows, the state carried).
 
-The source is fast.ai course v3, lesson 7, "human numbers". Each of its models is rebuilt here
-with an rnnkit cell, with the source's training: batch 64, hidden 64, one-cycle Adam with
-decoupled weight decay 0.01 (fastai's defaults), no gradient clipping:
+The source is fast.ai course v3, lesson 7, "human numbers". Each of its models is trained with
+``rnnkit train lm`` (the command line, through ``rnnkit.cli.main``; every row's command is
+printed), with the source's training: batch 64, hidden 64, one-cycle Adam with decoupled
+weight decay 0.01 (fastai's defaults), no gradient clipping:
 
-* single output: BatchNorm inside a 3-step loop (``batchnorm_rnn``, relu), predicting only the
-  4th token from 3, the state reset each batch; 6 epochs at 1e-4.
+* single output: BatchNorm inside a 3-step loop (``--cell batchnorm_rnn --cell-option
+  nonlinearity=relu``), predicting only the 4th token from 3 from a fresh state
+  (``--seq-len 3 --objective last``); 6 epochs at 1e-4.
 * stateful BatchNorm RNN (``batchnorm_rnn``, tanh and relu), 20 steps, state carried;
   20 epochs at 3e-3. The notebook's own code applies the BatchNorm to the outputs rather than
-  inside the loop (``rnn_relu`` + BatchNorm on the outputs): that is a row of its own.
+  inside the loop (``--cell rnn_relu --output-norm batch``): that is a row of its own.
 * nn.RNN (``rnn_tanh``), 1 layer, BatchNorm on the outputs; 20 epochs at 3e-3. The 2-layer
-  variant with dropout 0.1 is not in the notebook; it is trained like the 1-layer one.
+  variant with dropout 0.1 between the layers (``--rnn-dropout 0.1``) is not in the notebook;
+  it is trained like the 1-layer one.
 * nn.GRU (``gru``), 2 layers, BatchNorm on the outputs; 10 epochs at 1e-2.
 
-The rnnkit rows train ``rnnkit demo``'s recipe (``rnnkit.tasks.demo.config``) with
-``rnnkit.tasks.lm.train``, as ``rnnkit train lm`` does, with each cell. Every row reports the
-mean and the spread (min-max) over the seeds.
+``--via model`` trains the same rows from a model built by hand here (embedding -> Recurrent ->
+[BatchNorm] -> linear) with the Trainer, as this script did before the command line had these
+options; both ways agree within the spread of the seeds.
+
+The rnnkit rows train ``rnnkit demo``'s recipe (``rnnkit.tasks.demo.config``) with the lm
+task, as ``rnnkit train lm`` does, with each cell. Every row reports the mean and the spread
+(min-max) over the seeds.
 
 Usage::
 
     python benchmarks/human_numbers.py --threads 1
     python benchmarks/human_numbers.py --rows gru_2 demo --seeds 0 1 2
+    python benchmarks/human_numbers.py --rows single bn_tanh --via model
 """
 
 from __future__ import annotations
@@ -32,21 +40,25 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
+import shlex
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.cli import main as rnnkit_main
 from rnnkit.data import LMStream, Vocab, human_numbers
 from rnnkit.layers import Recurrent
 from rnnkit.models import LanguageModel
-from rnnkit.tasks import demo, lm
+from rnnkit.tasks import demo, get_task
 from rnnkit.train import Accuracy, StepOutput, Trainer, TrainerConfig
 
 HIDDEN = 64
@@ -77,6 +89,25 @@ class SourceRow:
     last_only: bool = False
     """Train and score the last position only, resetting the state each batch."""
     cell_options: dict[str, Any] = field(default_factory=dict)
+
+    def command(self, seed: int, out: str) -> list[str]:
+        """The ``rnnkit train lm`` arguments of this row."""
+        args = ["train", "lm", "--dataset", "human_numbers", "--out", out]
+        args += ["--cell", self.cell, "--num-layers", str(self.num_layers)]
+        for key, value in self.cell_options.items():
+            args += ["--cell-option", f"{key}={value}"]
+        args += ["--embedding-size", str(HIDDEN), "--hidden-size", str(HIDDEN)]
+        args += ["--batch-size", str(BATCH), "--eval-batch-size", str(BATCH)]
+        args += ["--seq-len", str(self.seq_len), "--no-random-offset"]
+        if self.dropout:
+            args += ["--rnn-dropout", str(self.dropout)]
+        if self.output_norm:
+            args += ["--output-norm", "batch"]
+        if self.last_only:
+            args += ["--objective", "last"]
+        args += ["--epochs", str(self.epochs), "--lr", str(self.lr), "--optimizer", "adamw"]
+        args += ["--weight-decay", "0.01", "--scheduler", "onecycle", "--grad-clip", "none"]
+        return [*args, "--seed", str(seed), "--device", "cpu"]
 
 
 SOURCE_ROWS = {
@@ -157,8 +188,19 @@ def last_token(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOu
     return StepOutput(F.cross_entropy(logits, y), y.numel(), logits, y)
 
 
+def run_command(row: SourceRow, seed: int) -> float:
+    """Train one source model with ``rnnkit train lm``; the final validation accuracy (%)."""
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = rnnkit_main(row.command(seed, f"{tmp}/run"))
+        if code != 0:
+            raise SystemExit(f"rnnkit {shlex.join(row.command(seed, 'RUN'))} failed ({code})")
+        lines = Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()
+    return 100 * float(json.loads(lines[-1])["val_accuracy"])
+
+
 def run_source(row: SourceRow, seed: int) -> float:
-    """Train one source model; returns the final validation accuracy (%)."""
+    """Train one source model built here by hand; returns the final validation accuracy (%)."""
     corpus = human_numbers()
     vocab = Vocab.build([corpus["train"]])
     ids = {k: torch.tensor(vocab.encode(v)) for k, v in corpus.items()}
@@ -198,7 +240,7 @@ def run_rnnkit(cell: str, seed: int) -> float:
         trainer=recipe.trainer.replace(seed=seed, device="cpu"),
     )
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(io.StringIO()):
-        trainer = lm.train(config, f"{tmp}/run")
+        trainer = get_task("lm").train(config, f"{tmp}/run")
     return 100 * float(trainer.history[-1]["val_accuracy"])
 
 
@@ -214,6 +256,12 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", choices=rows, default=rows)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--threads", type=int, help="torch threads (1 is fastest on a busy CPU)")
+    parser.add_argument(
+        "--via",
+        choices=["cli", "model"],
+        default="cli",
+        help="source rows: `rnnkit train lm` (default) or a model built by hand here",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -232,10 +280,14 @@ def main() -> None:
     lines = [header, "|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|"]
     print("\n".join(lines), flush=True)
     for name in args.rows:
+        if name in SOURCE_ROWS and args.via == "cli":
+            command = shlex.join(["rnnkit", *SOURCE_ROWS[name].command(args.seeds[0], "RUN")])
+            print(f"<!-- {command} -->", flush=True)
         start, values = time.perf_counter(), []
         for seed in args.seeds:
             if name in SOURCE_ROWS:
-                values.append(run_source(SOURCE_ROWS[name], seed))
+                run = run_command if args.via == "cli" else run_source
+                values.append(run(SOURCE_ROWS[name], seed))
             else:
                 values.append(run_rnnkit(RNNKIT_CELLS[name], seed))
         seconds = (time.perf_counter() - start) / len(args.seeds)

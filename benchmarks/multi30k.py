@@ -26,8 +26,9 @@ from typing import Any
 
 import torch
 
+import rnnkit as rk
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.tasks import translate
+from rnnkit.tasks import get_task, translate
 from rnnkit.train import TrainerConfig
 from rnnkit.train.checkpoint import STATE_FILE, load_training_state
 
@@ -85,7 +86,7 @@ def run_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
             dataset="multi30k", data_dir=args.data_dir, batch_size=args.batch_size
         )
         config = translate.TranslateConfig(data=data, model=model, trainer=trainer)
-        translate.train(config, out, resume=(out / "checkpoint" / "last").exists())
+        get_task("translate").train(config, out, resume=(out / "checkpoint" / "last").exists())
         record = {
             "train_s": sum(epoch_times(out)),
             "epoch_s": epoch_times(out),
@@ -100,7 +101,7 @@ def run_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
         record_path.write_text(json.dumps(record, indent=2) + "\n")
     if "test" not in record:
         start = time.perf_counter()
-        record["test"] = translate.evaluate_run(out, "test", dry_run=args.dry_run)
+        record["test"] = rk.load(out).evaluate("test", dry_run=args.dry_run)
         record["eval_s"] = time.perf_counter() - start
         record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record

@@ -1,85 +1,80 @@
 """The ``rnnkit`` command: parses arguments and calls a task; nothing else lives here.
 
-Task modules are imported only when their command runs, so ``rnnkit --help`` stays fast.
-Every task module (``rnnkit.tasks.<name>``) provides ``CONFIG`` (its config class), ``train``,
-``evaluate_run`` and ``predict``; ``lm`` adds ``generate`` and ``translate`` adds ``translate``.
+Tasks come from the task registry (:mod:`rnnkit.tasks`); a trained run is opened with
+:func:`rnnkit.load`, so ``rnnkit predict`` / ``generate`` / ``translate`` / ``evaluate`` are
+exactly the Python API's ``predict`` / ``generate`` / ``translate`` / ``evaluate``. Every
+command takes ``--import MODULE_OR_FILE`` (repeatable), imported before the arguments are
+parsed, so the user's own cells (and tasks) can be named in them.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
 import rnnkit
-
-TASKS = {
-    "classify": "text classification (AG News, IMDB, any CSV/TSV/JSONL)",
-    "lm": "language modelling and generation, word or character level",
-    "tag": "sequence tagging (NER, POS, per-frame labels), softmax or CRF",
-    "translate": "sequence-to-sequence translation with attention",
-    "forecast": "time-series forecasting",
-}
-AVAILABLE = tuple(TASKS)
-
-
-def task_module(name: str) -> ModuleType:
-    return importlib.import_module(f"rnnkit.tasks.{name}")
-
-
-def run_task(run_dir: str) -> ModuleType:
-    """The task module of a run directory, read from its config.json."""
-    from rnnkit.tasks.common import open_run
-
-    return task_module(open_run(run_dir).task)
-
 
 # ---------------------------------------------------------------- commands
 
 
 def _train(args: argparse.Namespace) -> int:
-    from rnnkit.config import config_from_args, read_config_file
-    from rnnkit.tasks.common import open_run
+    from rnnkit.options import config_from_args, read_config_file
+    from rnnkit.runs import Run
+    from rnnkit.tasks import get_task
 
-    module = task_module(args.task)
+    task = get_task(args.task)
     base = read_config_file(args.config) if args.config else {}
     if args.resume:
-        base = {**open_run(args.out, task=args.task).config, **base}
-    config = config_from_args(module.CONFIG, args, base)
-    trainer = module.train(
-        config, args.out, resume=args.resume, dry_run=args.dry_run, find_lr=args.find_lr
+        base = {**Run(args.out, task=args.task).saved_config, **base}
+    config = config_from_args(task.config_class, args, base)
+    task.train(
+        config,
+        args.out,
+        resume=args.resume,
+        dry_run=args.dry_run,
+        find_lr=args.find_lr,
+        imports=args.imports or (),
     )
     if not args.find_lr:
         print(f"run directory: {args.out}")
-    return 0 if trainer is not None else 1
+    return 0
+
+
+def _load(args: argparse.Namespace, needs: str | None = None) -> Any:
+    """The run's predictor; ``needs``: the method the command calls (generate, translate)."""
+    from rnnkit.api import load
+    from rnnkit.runs import TaskError
+
+    predictor = load(args.run_dir)
+    if needs is not None and not hasattr(predictor, needs):
+        raise TaskError(
+            f"`rnnkit {needs}` needs a run of a task that has it; {args.run_dir} is a "
+            f"{predictor.task.name!r} run"
+        )
+    return predictor
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    results = run_task(args.run_dir).evaluate_run(
-        args.run_dir, args.split, args.data, dry_run=args.dry_run
-    )
+    results = _load(args).evaluate(args.split, args.data, dry_run=args.dry_run)
     _print_results(results)
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    module = run_task(args.run_dir)
+    predictor = _load(args)
+    inputs = predictor.read_inputs(args.text, args.input)
     options = {k: getattr(args, k) for k in ("top_k", "plot") if getattr(args, k) is not None}
-    records = module.predict(args.run_dir, args.text, args.input, dry_run=args.dry_run, **options)
-    _write_records(records, args.output)
+    records = predictor.predict(inputs[:1] if args.dry_run else inputs, **options)
+    _write_records(records[:1] if args.dry_run else records, args.output)
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from rnnkit.tasks import lm
-
-    text = lm.generate(
-        args.run_dir,
+    text = _load(args, "generate").generate(
         args.prompt,
         max_tokens=1 if args.dry_run else args.max_tokens,
         temperature=args.temperature,
@@ -93,16 +88,13 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _translate(args: argparse.Namespace) -> int:
-    from rnnkit.tasks import translate
-
-    records = translate.translate(
-        args.run_dir,
-        args.text,
-        args.input,
+    predictor = _load(args, "translate")
+    texts = predictor.read_inputs(args.text, args.input)
+    records = predictor.translate(
+        texts[:1] if args.dry_run else texts,
         beam=args.beam,
-        show_attention=args.show_attention,
-        dry_run=args.dry_run,
         n_best=args.n_best,
+        show_attention=args.show_attention,
     )
     _write_records(records, args.output)
     return 0
@@ -174,10 +166,22 @@ def _write_records(records: list[dict[str, Any]], output: str | None) -> None:
 # ---------------------------------------------------------------- parser
 
 
+def _add_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        metavar="MODULE_OR_FILE",
+        help="import your own code first (a module name or a .py file that registers cells "
+        "or tasks); repeatable; recorded in the run, which imports it again when reopened",
+    )
+
+
 def _add_train(sub: argparse._SubParsersAction, wanted: str | None) -> None:
-    """``train TASK``; only the task named on the command line gets its many flags (and is
-    imported), so other commands do not pay for importing every task."""
-    from rnnkit.config import add_arguments
+    """``train TASK``; only the task named on the command line gets its many flags, so other
+    commands do not pay for building them."""
+    from rnnkit.options import add_arguments
+    from rnnkit.tasks import available_tasks, get_task
 
     p = sub.add_parser(
         "train",
@@ -186,8 +190,9 @@ def _add_train(sub: argparse._SubParsersAction, wanted: str | None) -> None:
         "(JSON, or TOML on Python >= 3.11), then the flags.",
     )
     tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
-    for name in AVAILABLE:
-        t = tasks.add_parser(name, help=TASKS[name], description=TASKS[name])
+    for name in available_tasks():
+        task = get_task(name)
+        t = tasks.add_parser(name, help=task.description, description=task.description)
         t.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
         t.add_argument("--config", metavar="FILE", help="config file (JSON or TOML) with options")
         t.add_argument(
@@ -205,8 +210,9 @@ def _add_train(sub: argparse._SubParsersAction, wanted: str | None) -> None:
             action="store_true",
             help="run the learning-rate range test instead of training",
         )
+        _add_import(t)
         if name == wanted:
-            add_arguments(t, task_module(name).CONFIG)
+            add_arguments(t, task.config_class)
         t.set_defaults(run=_train)
 
 
@@ -216,6 +222,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", help="split of the run's dataset (default: test)")
     p.add_argument("--data", metavar="FILE", help="evaluate on this file instead of a split")
     p.add_argument("--dry-run", action="store_true", help="evaluate one batch only")
+    _add_import(p)
     p.set_defaults(run=_evaluate)
 
     p = sub.add_parser("predict", help="predict with a trained run")
@@ -228,6 +235,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, help="show the k most likely labels / tokens")
     p.add_argument("--plot", metavar="PNG", help="forecast: plot the prediction to this file")
     p.add_argument("--dry-run", action="store_true", help="predict the first input only")
+    _add_import(p)
     p.set_defaults(run=_predict)
 
     p = sub.add_parser("translate", help="translate sentences with a trained translation run")
@@ -247,6 +255,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
         help="plot the attention of each translation to this file (NAME-<i>.png for several)",
     )
     p.add_argument("--dry-run", action="store_true", help="translate the first sentence only")
+    _add_import(p)
     p.set_defaults(run=_translate)
 
     p = sub.add_parser("generate", help="generate text with a trained language model")
@@ -263,6 +272,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--greedy", action="store_true", help="always take the most likely token")
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
     p.add_argument("--dry-run", action="store_true", help="generate one token only")
+    _add_import(p)
     p.set_defaults(run=_generate)
 
 
@@ -278,6 +288,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         help="where the demo run goes (default: runs/demo)",
     )
     p.add_argument("--dry-run", action="store_true", help="one batch per model, then exit")
+    _add_import(p)
     p.set_defaults(run=_demo)
 
 
@@ -365,6 +376,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="one tiny configuration per cell, timed once"
     )
+    _add_import(p)
     p.set_defaults(run=_bench)
 
 
@@ -384,27 +396,45 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+def imports_in(argv: Sequence[str]) -> list[str]:
+    """The values of every ``--import X`` / ``--import=X`` in ``argv``."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--import" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--import="):
+            found.append(arg.split("=", 1)[1])
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from rnnkit.runs import TaskError, import_user_code
+    from rnnkit.train import CheckpointError
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    errors = (TaskError, ValueError, FileNotFoundError, CheckpointError, ImportError)
+    try:
+        for spec in imports_in(argv):  # before parsing: flags may name the user's cells
+            import_user_code(spec)
+    except errors as err:
+        return _fail("rnnkit", err)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     run = getattr(args, "run", None)
     if run is None:
         parser.print_help(sys.stderr)
         return 2
-    from rnnkit.tasks.common import TaskError
-    from rnnkit.train import CheckpointError
-
     try:
         return int(run(args) or 0)
     except BrokenPipeError:  # e.g. `rnnkit predict ... | head`: the reader left; stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (TaskError, ValueError, FileNotFoundError, CheckpointError) as err:
-        if os.environ.get("RNNKIT_DEBUG"):
-            raise
-        print(
-            f"rnnkit {args.command}: error: {err} (set RNNKIT_DEBUG=1 for a traceback)",
-            file=sys.stderr,
-        )
-        return 1
+    except errors as err:
+        return _fail(f"rnnkit {args.command}", err)
+
+
+def _fail(prefix: str, err: BaseException) -> int:
+    if os.environ.get("RNNKIT_DEBUG"):
+        raise err
+    print(f"{prefix}: error: {err} (set RNNKIT_DEBUG=1 for a traceback)", file=sys.stderr)
+    return 1

@@ -13,26 +13,22 @@ On construction every field is checked against its type, so a config is always v
 that names things (a cell name, not a class). :meth:`Config.from_dict` refuses unknown keys and
 fills missing ones with defaults, so config files written before a field existed still load.
 
-The command line is generated from the same fields (see :func:`add_arguments`): a field
-``hidden_size`` is the flag ``--hidden-size`` (plus any ``aliases`` in the field's metadata),
-its docstring is the help text, a ``Literal`` gives the choices, a ``bool`` gives
-``--flag/--no-flag``. Flags override a config file (JSON, or TOML on Python >= 3.11), which
-overrides the defaults; the resolved config is what the run directory saves.
+The command line's flags and the Python API's keywords are generated from the same fields
+(:mod:`rnnkit.options`). Fields with ``metadata={"path": True}`` name files or folders
+(:func:`resolve_paths` makes them absolute for a run directory).
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import dataclasses
 import functools
 import inspect
-import json
+import os
 import textwrap
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 C = TypeVar("C", bound="Config")
@@ -131,6 +127,10 @@ def check_type(name: str, value: Any, hint: Any) -> None:
             return
         except ValueError as err:
             errors.append(str(err))
+    plain = [o for o in options if o is not type(None)]
+    if len(plain) > 1 and all(o in (bool, int, float, str) for o in plain):
+        names = ", ".join(o.__name__ for o in plain[:-1]) + f" or {plain[-1].__name__}"
+        raise ValueError(f"{name} must be {names}, got {value!r}")
     raise ValueError(errors[0] if len(errors) == 1 else " or ".join(errors))
 
 
@@ -142,6 +142,15 @@ def _check_one(name: str, value: Any, option: Any) -> None:
             raise ValueError(
                 f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}"
             )
+        return
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{name} must be a mapping of options, got {value!r}")
+        item = typing.get_args(option)[1] if typing.get_args(option) else Any
+        for key, v in value.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ValueError(f"{name} keys must be option names, got {key!r}")
+            check_type(f"{name}[{key!r}]", v, item)
         return
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
@@ -193,10 +202,10 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-# ---------------------------------------------------------------- command line
+# ---------------------------------------------------------------- fields
 
 
-def _leaves(
+def leaf_fields(
     cls: type[Config], path: tuple[str, ...] = ()
 ) -> list[tuple[tuple[str, ...], dataclasses.Field, Any]]:
     hints = typing.get_type_hints(cls)
@@ -204,176 +213,26 @@ def _leaves(
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         section = _section_type(hints[f.name])
         if section:
-            out += _leaves(section, (*path, f.name))
+            out += leaf_fields(section, (*path, f.name))
         else:
             out.append(((*path, f.name), f, hints[f.name]))
     return out
 
 
-def _split_optional(hint: Any) -> tuple[Any, bool]:
-    """``X | None`` -> ``(X, True)``; anything else -> ``(hint, False)``."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        options = [o for o in typing.get_args(hint) if o is not type(None)]
-        return options[0], len(options) < len(typing.get_args(hint))
-    return hint, False
+def path_fields(cls: type[Config]) -> list[tuple[str, ...]]:
+    """Paths of the leaf fields that name files or folders (``metadata={"path": True}``)."""
+    return [path for path, f, _ in leaf_fields(cls) if f.metadata.get("path")]
 
 
-def _parse_as(hint: Any) -> tuple[Any, dict[str, Any]]:
-    """argparse ``type`` and extra keywords for one field annotation."""
-    base, nullable = _split_optional(hint)
-    kwargs: dict[str, Any] = {}
-    if typing.get_origin(base) in (list, tuple):
-        parse = _parse_as(typing.get_args(base)[0])[0]
-        kwargs["nargs"] = "+"
-    elif typing.get_origin(base) is Literal:
-        choices = [*typing.get_args(base), *(["none"] if nullable else [])]
-        parse = type(choices[0])
-        kwargs["metavar"] = "{" + ",".join(map(str, choices)) + "}"
-    else:
-        parse = base
-    if not nullable:
-        return parse, kwargs
-
-    def parse_nullable(text: str) -> Any:
-        return None if text.lower() == "none" else parse(text)
-
-    parse_nullable.__name__ = getattr(parse, "__name__", "value")
-    return parse_nullable, kwargs
-
-
-def add_arguments(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
-    """Add one flag per leaf field of ``cls`` (nested sections flattened; names must be unique).
-
-    Flags default to "not given" so :func:`config_from_args` applies only what was typed.
-    """
-    seen: set[str] = set()
-    for path, f, hint in _leaves(cls):
-        name = path[-1]
-        if name in seen:
-            raise ValueError(
-                f"two fields of {cls.__name__} are named {name!r}; flags must be unique"
-            )
-        seen.add(name)
-        help_text = field_docs(_owner(cls, path)).get(name, "")
-        if f.default is not dataclasses.MISSING:
-            default = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        else:
-            default = None
-        flags = [f"--{name.replace('_', '-')}", *f.metadata.get("aliases", ())]
-        dest = ".".join(path)
-        if hint is bool:
-            parser.add_argument(
-                *flags,
-                dest=dest,
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=f"{help_text} (default: {default})",
-            )
-            continue
-        parse, kwargs = _parse_as(hint)
-        parser.add_argument(
-            *flags,
-            dest=dest,
-            type=_checked(parse, _literal_choices(hint), flags[0]),
-            default=argparse.SUPPRESS,
-            help=f"{help_text} (default: {default})",
-            **kwargs,
-        )
-
-
-def _literal_choices(hint: Any) -> tuple | None:
-    base = _split_optional(hint)[0]
-    return typing.get_args(base) if typing.get_origin(base) is Literal else None
-
-
-def _checked(parse: Any, choices: tuple | None, flag: str) -> Any:
-    if choices is None:
-        return parse
-
-    def check(text: str) -> Any:
-        value = parse(text)
-        if value is not None and value not in choices:
-            raise argparse.ArgumentTypeError(
-                f"invalid choice {text!r} (choose from {', '.join(map(str, choices))})"
-            )
-        return value
-
-    check.__name__ = flag
-    return check
-
-
-def _owner(cls: type[Config], path: tuple[str, ...]) -> type:
-    owner: type = cls
-    for part in path[:-1]:
-        owner = typing.get_type_hints(owner)[part]
-    return owner
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a JSON or TOML config file into a dict (clear errors for bad files)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ValueError(f"cannot read config file {path}: {err.strerror}") from err
-    if path.suffix == ".toml":
-        try:
-            import tomllib
-        except ModuleNotFoundError as err:  # Python 3.10
-            raise ValueError(f"{path}: TOML config files need Python >= 3.11; use JSON") from err
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise ValueError(f"{path}: invalid TOML: {err}") from err
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
-        ) from err
-    if not isinstance(data, dict):
-        raise ValueError(
-            f"{path}: a config file holds an object of options, got {type(data).__name__}"
-        )
-    return data
-
-
-def config_from_args(
-    cls: type[C], args: argparse.Namespace, base: Mapping[str, Any] | None = None
-) -> C:
-    """Resolve a config: defaults < ``base`` (e.g. a config file) < flags given in ``args``.
-
-    A config file may be nested by section or flat (leaf names at the top level).
-    """
-    data = _nest(cls, dict(base or {}))
-    for path, _, _ in _leaves(cls):
-        dest = ".".join(path)
-        if hasattr(args, dest):
-            node = data
-            for part in path[:-1]:
-                node = node.setdefault(part, {})
-            node[path[-1]] = getattr(args, dest)
-    return cls.from_dict(data)
-
-
-def _nest(cls: type[Config], data: dict[str, Any]) -> dict[str, Any]:
-    """Move flat leaf keys of a config file into their sections."""
-    where = {path[-1]: path for path, _, _ in _leaves(cls) if len(path) > 1}
-    top = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    nested: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in top:
-            if isinstance(value, Mapping) and isinstance(nested.get(key), dict):
-                nested[key].update(value)
-            else:
-                nested[key] = dict(value) if isinstance(value, Mapping) else value
-        elif key in where:
-            node = nested
-            for part in where[key][:-1]:
-                node = node.setdefault(part, {})
-            node[key] = value
-        else:
-            nested[key] = value  # from_dict names it as unknown
-    return nested
+def resolve_paths(config: C) -> C:
+    """A copy of ``config`` with every file or folder field made absolute (from the current
+    directory), so that a run directory works from anywhere."""
+    data = config.to_dict()
+    for path in path_fields(type(config)):
+        node = data
+        for part in path[:-1]:
+            node = node[part]
+        value = node[path[-1]]
+        if isinstance(value, str) and value != "-":
+            node[path[-1]] = os.path.abspath(os.path.expanduser(value))
+    return type(config).from_dict(data)

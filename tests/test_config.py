@@ -7,7 +7,8 @@ from typing import Literal
 
 import pytest
 
-from rnnkit.config import Config, add_arguments, config_from_args, field_docs, read_config_file
+from rnnkit.config import Config, field_docs
+from rnnkit.options import add_arguments, config_from_args, read_config_file
 
 
 @dataclass
@@ -137,3 +138,51 @@ def test_duplicate_leaf_names_are_refused():
 
     with pytest.raises(ValueError, match="two fields of Clash are named 'hidden_size'"):
         add_arguments(argparse.ArgumentParser(), Clash)
+
+
+@dataclass
+class WithOptions(Config):
+    """A config with a mapping field and a path field."""
+
+    options: dict[str, bool | int | float | str] = field(
+        default_factory=dict, metadata={"aliases": ("--option",)}
+    )
+    """Options, KEY=VALUE."""
+    data_file: str | None = field(default=None, metadata={"path": True, "aliases": ("--data",)})
+    """A file."""
+    names: list[str] = field(default_factory=lambda: ["a"])
+    """Names."""
+
+
+def test_mapping_fields_take_repeated_key_value_flags_over_a_file():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, WithOptions)
+    args = parser.parse_args(["--option", "rate=0.5", "--option", "kind=relu", "--option", "n=3"])
+    config = config_from_args(WithOptions, args, {"options": {"flag": True, "n": 1}})
+    assert config.options == {"flag": True, "n": 3, "rate": 0.5, "kind": "relu"}
+    assert json.loads(json.dumps(config.to_dict())) == config.to_dict()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--option", "no-equals-sign"])
+    with pytest.raises(
+        ValueError, match=r"WithOptions.options\['n'\] must be bool, int, float or str, got \[1\]"
+    ):
+        WithOptions(options={"n": [1]})
+    with pytest.raises(ValueError, match="keys must be option names"):
+        WithOptions(options={"not a name": 1})
+
+
+def test_python_keywords_are_the_flags_with_their_aliases_and_checks(tmp_path):
+    from pathlib import Path
+
+    from rnnkit.config import resolve_paths
+    from rnnkit.options import config_from_options
+
+    config = config_from_options(
+        WithOptions, {"data": Path("x.csv"), "names": "b", "options": ["k=1"]}
+    )
+    assert (config.data_file, config.names, config.options) == ("x.csv", ["b"], {"k": 1})
+    assert config_from_options(WithOptions, {"options": {"k": "v"}}).options == {"k": "v"}
+    with pytest.raises(ValueError, match="unknown option 'nmes' for WithOptions; valid options"):
+        config_from_options(WithOptions, {"nmes": "b"})
+    resolved = resolve_paths(config)
+    assert resolved.data_file == str(Path("x.csv").resolve()) and resolved.names == ["b"]

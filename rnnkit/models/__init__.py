@@ -1,6 +1,7 @@
 """Task models built from layers, each with its typed config and ``from_config``."""
 
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.models.continuous_seq2seq import ContinuousSeq2Seq
 from rnnkit.models.forecaster import (
     AutoregressiveDecoder,
     DirectHead,
@@ -9,7 +10,7 @@ from rnnkit.models.forecaster import (
     RevIN,
 )
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.models.seq2seq import ContinuousSeq2Seq, Seq2Seq, Seq2SeqConfig
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
 
 __all__ = [

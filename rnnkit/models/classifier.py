@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +35,8 @@ from rnnkit.config import Config, check_choice, check_positive, check_probabilit
 from rnnkit.layers import BACKENDS, Recurrent
 from rnnkit.layers.attention import AttentionPool
 from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnkit.models.cell_options import CellOptions, check_cell_options
+from rnnkit.models.plain import plain_config, size_of
 from rnnkit.sequences import pad, pool
 
 Pooling = Literal["last", "mean", "max", "attention"]
@@ -47,6 +49,10 @@ class ClassifierConfig(Config):
 
     cell: str = "lstm"
     """Recurrent cell (see `rnnkit bench` or rnnkit.available_cells())."""
+    cell_options: CellOptions = field(
+        default_factory=dict, metadata={"aliases": ("--cell-option",)}
+    )
+    """Options of the cell, KEY=VALUE (e.g. nonlinearity=relu)."""
     embedding_size: int = 128
     """Features of each token embedding (must match the file's when --vectors is given)."""
     hidden_size: int = field(default=128, metadata={"aliases": ("--hidden",)})
@@ -78,6 +84,7 @@ class ClassifierConfig(Config):
         check_choice(self, "backend", BACKENDS)
         check_positive(self, "embedding_size", "hidden_size", "num_layers")
         check_probability(self, "dropout", "rnn_dropout", "input_dropout", "embed_dropout")
+        check_cell_options(self.cell, self.cell_options)
 
     @property
     def pooled_size(self) -> int:
@@ -159,28 +166,60 @@ def make_pooling(mode: str, num_directions: int, size: int) -> nn.Module:
 # ---------------------------------------------------------------- the model
 
 
+PLAIN_DEFAULTS = {"bidirectional": False, "pooling": "last", "dropout": 0.0}
+"""Defaults of ``SequenceClassifier(vocab, num_classes, ...)``: the textbook classifier (one
+direction, the final state, no dropout); the task's config has the tuned recipe."""
+
+
 class SequenceClassifier(nn.Module):
     """One label per sequence.
 
+    Build it from its parts, from a config (:meth:`from_config`), or from plain options::
+
+        model = SequenceClassifier(vocab, 2, cell="lstm", hidden_size=64)
+
     Args:
-        embedding: token ids ``(B, T)`` -> ``(B, T, E)``.
-        encoder: ``encoder(x, lengths=None) -> (out (B, T, F), state)``, e.g. a Recurrent.
+        embedding: token ids ``(B, T)`` -> ``(B, T, E)``; or the vocabulary (a Vocab, or its
+            size) to build every part from ``options``.
+        encoder: ``encoder(x, lengths=None) -> (out (B, T, F), state)``, e.g. a Recurrent; or
+            with a vocabulary, the number of classes (or the LabelMap).
         pooling: ``pooling(out, lengths, state) -> (B, P)``.
         head: ``(B, P) -> (B, C)`` logits.
         input_dropout: locked dropout on the embeddings.
         dropout: dropout on the pooled features.
+        **options: with a vocabulary, the fields of :class:`ClassifierConfig`, defaulting to
+            :data:`PLAIN_DEFAULTS`.
     """
 
     def __init__(
         self,
-        embedding: nn.Module,
-        encoder: nn.Module,
-        pooling: nn.Module,
-        head: nn.Module,
+        embedding: nn.Module | Any,
+        encoder: nn.Module | Any,
+        pooling: nn.Module | None = None,
+        head: nn.Module | None = None,
         input_dropout: float = 0.0,
         dropout: float = 0.0,
+        **options: Any,
     ) -> None:
         super().__init__()
+        if not isinstance(embedding, nn.Module):
+            options = {"input_dropout": input_dropout, "dropout": dropout, **options}
+            config = plain_config(ClassifierConfig, PLAIN_DEFAULTS, options, "SequenceClassifier")
+            built = SequenceClassifier.from_config(
+                config, size_of(embedding, "vocab"), size_of(encoder, "num_classes")
+            )
+            embedding, encoder, pooling, head = (
+                built.embedding,
+                built.encoder,
+                built.pooling,
+                built.head,
+            )
+            input_dropout, dropout = config.input_dropout, config.dropout
+        elif options or pooling is None or head is None:
+            raise TypeError(
+                "SequenceClassifier(embedding, encoder, pooling, head) from parts, or "
+                "SequenceClassifier(vocab, num_classes, **options) from ClassifierConfig's options"
+            )
         self.embedding = embedding
         self.input_dropout = LockedDropout(input_dropout)
         self.encoder = encoder
@@ -228,6 +267,7 @@ class SequenceClassifier(nn.Module):
             dropout=config.rnn_dropout if config.num_layers > 1 else 0.0,
             backend=config.backend,  # type: ignore[arg-type]
             deterministic=config.deterministic,
+            **config.cell_options,
         )
         directions = 2 if config.bidirectional else 1
         pooling = make_pooling(config.pooling, directions, config.pooled_size)

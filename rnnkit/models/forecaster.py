@@ -20,8 +20,8 @@ have to be learned.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +30,9 @@ from rnnkit.cells import available_cells, create_cell
 from rnnkit.cells.base import State
 from rnnkit.config import Config, check_choice, check_positive, check_probability
 from rnnkit.layers import BACKENDS, Recurrent
+from rnnkit.models.cell_options import CellOptions, check_cell_options
+from rnnkit.models.plain import plain_config
+from rnnkit.models.revin import RevIN
 
 Decoder = Literal["direct", "autoregressive"]
 
@@ -42,8 +45,14 @@ class ForecasterConfig(Config):
     """Recurrent cell of the encoder and the autoregressive decoder (rnnkit.available_cells())."""
     hidden_size: int = 64
     """Features of the recurrent state (small series need small models)."""
+    cell_options: CellOptions = field(
+        default_factory=dict, metadata={"aliases": ("--cell-option",)}
+    )
+    """Options of the cell, KEY=VALUE (e.g. nonlinearity=relu)."""
     num_layers: int = 1
     """Stacked encoder layers."""
+    bidirectional: bool = False
+    """Read each window both ways (direct head only; the head reads both final states)."""
     dropout: float = 0.0
     """Dropout between encoder layers and on the encoder output before the head."""
     decoder: Decoder = "direct"
@@ -61,83 +70,41 @@ class ForecasterConfig(Config):
         check_choice(self, "backend", BACKENDS)
         check_positive(self, "hidden_size", "num_layers")
         check_probability(self, "dropout")
-
-
-class RevIN(nn.Module):
-    """Reversible instance normalisation over the time axis of each window (Kim et al. 2022).
-
-    ``normalize`` standardises each series of each window by that window's mean and std, then
-    applies a learned per-series affine map; ``denormalize`` inverts both for the forecast.
-    The statistics are detached, as in the reference implementation.
-
-    Args:
-        num_features: series per step ``F``.
-        affine: learn a per-series scale and shift.
-        eps: added to the variance (and guards the inverse of the scale).
-    """
-
-    def __init__(self, num_features: int, affine: bool = True, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.num_features, self.eps = num_features, eps
-        self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
-        self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
-
-    def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """Standardise each window.
-
-        Args:
-            x: ``(B, W, F)``.
-
-        Returns:
-            ``(B, W, F)`` normalised values and the statistics ``(mean, std)``, each
-            ``(B, 1, F)``, for :meth:`denormalize`.
-        """
-        mean = x.mean(dim=1, keepdim=True).detach()  # (B, 1, F)
-        std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps).detach()
-        x = (x - mean) / std
-        if self.weight is not None:
-            x = x * self.weight + self.bias
-        return x, (mean, std)
-
-    def denormalize(
-        self, y: Tensor, stats: tuple[Tensor, Tensor], channels: Sequence[int]
-    ) -> Tensor:
-        """Map a forecast of some of the series back to the scale of the input window.
-
-        Args:
-            y: ``(B, horizon, T)`` forecast in the normalised scale.
-            stats: ``(mean, std)`` from :meth:`normalize`.
-            channels: the ``T`` input series that ``y`` holds, as indices into ``F``.
-
-        Returns:
-            ``(B, horizon, T)``.
-        """
-        mean, std = stats
-        idx = list(channels)
-        if self.weight is not None:
-            y = (y - self.bias[idx]) / (self.weight[idx] + self.eps * self.eps)
-        return y * std[..., idx] + mean[..., idx]
-
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, affine={self.weight is not None}, eps={self.eps}"
+        check_cell_options(self.cell, self.cell_options)
+        if self.bidirectional and self.decoder != "direct":
+            raise ValueError(
+                "a bidirectional encoder needs --decoder direct (the autoregressive decoder "
+                "continues the forward state)"
+            )
 
 
 class DirectHead(nn.Module):
     """All horizon steps at once: ``Linear([h_W, covariates of the horizon]) -> (horizon, T)``.
 
+    With a bidirectional encoder it reads the final state of each direction: the forward
+    output at the last step and the backward output at the first.
+
     Args:
-        hidden_size: features of the encoder output ``H``.
+        hidden_size: features of each direction of the encoder output ``H``.
         horizon: steps to forecast.
         num_targets: target series ``T``.
         covariate_size: known covariates per step ``K`` (0: none).
+        num_directions: directions of the encoder (1 or 2).
     """
 
     def __init__(
-        self, hidden_size: int, horizon: int, num_targets: int, covariate_size: int = 0
+        self,
+        hidden_size: int,
+        horizon: int,
+        num_targets: int,
+        covariate_size: int = 0,
+        num_directions: int = 1,
     ) -> None:
         super().__init__()
         self.horizon, self.num_targets = horizon, num_targets
-        self.linear = nn.Linear(hidden_size + horizon * covariate_size, horizon * num_targets)
+        self.hidden_size, self.num_directions = hidden_size, num_directions
+        features = hidden_size * num_directions + horizon * covariate_size
+        self.linear = nn.Linear(features, horizon * num_targets)
 
     def forward(
         self, out: Tensor, state: State, last: Tensor, future: Tensor | None = None
@@ -154,6 +121,8 @@ class DirectHead(nn.Module):
             ``(B, horizon, T)``.
         """
         z = out[:, -1]  # (B, H)
+        if self.num_directions == 2:  # [forward after the window, backward after reading it]
+            z = torch.cat([z[:, : self.hidden_size], out[:, 0, self.hidden_size :]], dim=-1)
         if future is not None:
             z = torch.cat([z, future.flatten(1)], dim=-1)  # (B, H + horizon * K)
         return self.linear(z).view(len(z), self.horizon, self.num_targets)
@@ -174,14 +143,21 @@ class AutoregressiveDecoder(nn.Module):
         horizon: steps to forecast.
         num_targets: target series ``T``.
         covariate_size: known covariates per step ``K`` (0: none).
+        **cell_options: further arguments of the cell (e.g. ``nonlinearity="relu"``).
     """
 
     def __init__(
-        self, cell: str, hidden_size: int, horizon: int, num_targets: int, covariate_size: int = 0
+        self,
+        cell: str,
+        hidden_size: int,
+        horizon: int,
+        num_targets: int,
+        covariate_size: int = 0,
+        **cell_options: Any,
     ) -> None:
         super().__init__()
         self.horizon = horizon
-        self.cell = create_cell(cell, num_targets + covariate_size, hidden_size)
+        self.cell = create_cell(cell, num_targets + covariate_size, hidden_size, **cell_options)
         self.proj = nn.Linear(hidden_size, num_targets)
 
     def forward(
@@ -211,27 +187,54 @@ class AutoregressiveDecoder(nn.Module):
 class Forecaster(nn.Module):
     """Window of past values -> encoder -> head -> the next ``horizon`` steps of the targets.
 
+    Build it from its parts, from a config (:meth:`from_config`), or from plain options::
+
+        model = Forecaster(1, [0], horizon=24, hidden_size=64, bidirectional=True)
+
     Args:
         encoder: ``encoder(x) -> (out (B, W, H), state)``, e.g. a :class:`rnnkit.Recurrent`
-            over ``F + K`` features per step.
+            over ``F + K`` features per step; or the number of input series ``F``, to build
+            every part from ``options``.
         head: ``head(out, state, last, future) -> (B, horizon, T)``: a :class:`DirectHead`,
-            an :class:`AutoregressiveDecoder` or any module with that call.
+            an :class:`AutoregressiveDecoder` or any module with that call; or with ``F``, the
+            target series as indices into the ``F`` input series.
         targets: the ``T`` target series as indices into the ``F`` input series.
-        revin: reversible instance normalisation of the series, or None.
+        revin: reversible instance normalisation of the series, or None (with ``F``: whether
+            to use it, default True).
         dropout: dropout on the encoder outputs before the head.
         covariate_size: known covariates per step ``K`` (0: none).
+        horizon: with ``F``, the steps to forecast.
+        **options: with ``F``, the fields of :class:`ForecasterConfig` (``cell``,
+            ``hidden_size``, ``bidirectional``, ``decoder``, ``revin``, ...).
     """
 
     def __init__(
         self,
-        encoder: nn.Module,
-        head: nn.Module,
-        targets: Sequence[int],
-        revin: RevIN | None = None,
+        encoder: nn.Module | int,
+        head: nn.Module | Sequence[int],
+        targets: Sequence[int] | None = None,
+        revin: RevIN | bool | None = None,
         dropout: float = 0.0,
         covariate_size: int = 0,
+        horizon: int | None = None,
+        **options: Any,
     ) -> None:
         super().__init__()
+        if not isinstance(encoder, nn.Module):
+            if horizon is None:
+                raise TypeError("Forecaster(input_size, targets, horizon=..., **options)")
+            options = {"dropout": dropout, **options}
+            if revin is not None:  # the config's option: RevIN or not
+                options["revin"] = revin
+            config = plain_config(ForecasterConfig, {}, options, "Forecaster")
+            built = Forecaster.from_config(config, encoder, list(head), horizon, covariate_size)  # type: ignore[arg-type]
+            encoder, head, targets = built.encoder, built.head, built.targets
+            revin, dropout = built.revin, config.dropout
+        elif options or targets is None or not isinstance(head, nn.Module) or revin is True:
+            raise TypeError(
+                "Forecaster(encoder, head, targets, ...) from parts, or "
+                "Forecaster(input_size, targets, horizon=..., **options) from ForecasterConfig's"
+            )
         self.encoder, self.head, self.revin = encoder, head, revin
         self.dropout = nn.Dropout(dropout)
         self.targets = [int(t) for t in targets]
@@ -267,16 +270,24 @@ class Forecaster(nn.Module):
             input_size + covariate_size,
             config.hidden_size,
             config.num_layers,
+            bidirectional=config.bidirectional,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             backend=config.backend,  # type: ignore[arg-type]
             deterministic=config.deterministic,
+            **config.cell_options,
         )
         head: nn.Module
         if config.decoder == "direct":
-            head = DirectHead(config.hidden_size, horizon, len(targets), covariate_size)
+            directions = 2 if config.bidirectional else 1
+            head = DirectHead(config.hidden_size, horizon, len(targets), covariate_size, directions)
         else:
             head = AutoregressiveDecoder(
-                config.cell, config.hidden_size, horizon, len(targets), covariate_size
+                config.cell,
+                config.hidden_size,
+                horizon,
+                len(targets),
+                covariate_size,
+                **config.cell_options,
             )
         revin = RevIN(input_size) if config.revin else None
         return cls(encoder, head, targets, revin, config.dropout, covariate_size)
@@ -312,3 +323,29 @@ class Forecaster(nn.Module):
         if stats is not None:
             y = self.revin.denormalize(y, stats, self.targets)  # type: ignore[union-attr]
         return y
+
+    def step(
+        self, x: Tensor, state: State | None = None, future: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        """Read the next steps of unpadded streams and forecast from where they now end.
+
+        Fed a window one step at a time (``x`` of ``W = 1``), the forecast after its last step
+        equals :meth:`forward` on the whole window. Needs a unidirectional encoder, no RevIN
+        (its statistics are those of the whole window) and no covariates.
+
+        Args:
+            x: ``(B, W, F)`` the next values of the series (``W >= 1``).
+            state: the state returned by the previous call (None: the start of the streams).
+            future: unused (no covariates); kept for the call's shape.
+
+        Returns:
+            The forecast ``(B, horizon, T)`` after the last step of ``x``, and the state.
+        """
+        if self.revin is not None or self.covariate_size or self.encoder.bidirectional:
+            raise ValueError(
+                "forecasting step by step needs a unidirectional encoder without RevIN and "
+                "without covariates (train with --no-revin --no-bidirectional --covariates none)"
+            )
+        last = x[:, -1, self.targets]  # (B, T)
+        out, state = self.encoder(x, state=state)
+        return self.head(self.dropout(out), state, last, future), state

@@ -7,7 +7,8 @@ weight tying (Press & Wolf, 2017; Inan et al., 2017).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -17,6 +18,10 @@ from rnnkit.config import Config, check_choice, check_positive, check_probabilit
 from rnnkit.decoding import next_token
 from rnnkit.layers import BACKENDS, Recurrent
 from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout, WeightDrop
+from rnnkit.models.cell_options import CellOptions, check_cell_options
+from rnnkit.models.inputs import OneHot
+from rnnkit.models.norm import FlatBatchNorm
+from rnnkit.models.plain import plain_config, size_of
 
 
 @dataclass
@@ -31,8 +36,18 @@ class LanguageModelConfig(Config):
     """Features of the recurrent state."""
     num_layers: int = 2
     """Stacked recurrent layers."""
+    cell_options: CellOptions = field(
+        default_factory=dict, metadata={"aliases": ("--cell-option",)}
+    )
+    """Options of the cell, KEY=VALUE (e.g. nonlinearity=relu for rnn_tanh or batchnorm_rnn)."""
+    one_hot: bool = False
+    """Feed one-hot token vectors instead of learned embeddings (embedding_size is then unused)."""
     dropout: float = 0.0
     """Dropout between recurrent layers and on the outputs before the decoder."""
+    rnn_dropout: float | None = None
+    """Dropout between recurrent layers only, if different from dropout (None: dropout)."""
+    output_norm: Literal["none", "batch"] = "none"
+    """Normalise the recurrent outputs before the decoder: batch = BatchNorm over every step."""
     input_dropout: float = 0.0
     """Locked (variational) dropout on the embeddings."""
     embed_dropout: float = 0.0
@@ -54,28 +69,57 @@ class LanguageModelConfig(Config):
         check_choice(self, "backend", BACKENDS)
         check_positive(self, "embedding_size", "hidden_size", "num_layers")
         check_probability(self, "dropout", "input_dropout", "embed_dropout", "weight_dropout")
+        if self.rnn_dropout is not None:
+            check_probability(self, "rnn_dropout")
+        check_cell_options(self.cell, self.cell_options)
+        if self.one_hot and (self.tie_weights or self.embed_dropout):
+            raise ValueError("one_hot inputs have no embedding table to tie or drop from")
+
+    @property
+    def input_size(self) -> int | None:
+        """Features of each input step (None: one per vocabulary entry, with one_hot)."""
+        return None if self.one_hot else self.embedding_size
 
 
 class LanguageModel(nn.Module):
     """Next-token model over a vocabulary.
 
+    Build it from its parts, from a config (:meth:`from_config`), or from plain options::
+
+        model = LanguageModel(vocab, cell="gru", hidden_size=256, num_layers=1)
+
     Args:
-        embedding: token ids ``(B, T)`` -> ``(B, T, E)``.
+        embedding: token ids ``(B, T)`` -> ``(B, T, E)``; or the vocabulary (a Vocab, or its
+            size) to build every part from ``options``.
         encoder: ``encoder(x, lengths=None, state=None) -> (out, state)``, e.g. a Recurrent.
         decoder: ``(B, T, H) -> (B, T, V)`` logits.
         input_dropout: locked dropout on the embeddings.
         output_dropout: locked dropout on the encoder outputs.
+        **options: with a vocabulary, the fields of :class:`LanguageModelConfig` (``cell``,
+            ``embedding_size``, ``hidden_size``, ``num_layers``, ``one_hot``, ...).
     """
 
     def __init__(
         self,
-        embedding: nn.Module,
-        encoder: nn.Module,
-        decoder: nn.Module,
+        embedding: nn.Module | Any,
+        encoder: nn.Module | None = None,
+        decoder: nn.Module | None = None,
         input_dropout: float = 0.0,
         output_dropout: float = 0.0,
+        **options: Any,
     ) -> None:
         super().__init__()
+        if not isinstance(embedding, nn.Module):
+            options = {"input_dropout": input_dropout, "dropout": output_dropout, **options}
+            config = plain_config(LanguageModelConfig, {}, options, "LanguageModel")
+            built = LanguageModel.from_config(config, size_of(embedding, "vocab"))
+            embedding, encoder, decoder = built.embedding, built.encoder, built.decoder
+            input_dropout, output_dropout = config.input_dropout, config.dropout
+        elif options or encoder is None or decoder is None:
+            raise TypeError(
+                "LanguageModel(embedding, encoder, decoder) from parts, or "
+                "LanguageModel(vocab, **options) from the options of LanguageModelConfig"
+            )
         self.embedding = embedding
         self.input_dropout = LockedDropout(input_dropout)
         self.encoder = encoder
@@ -85,15 +129,21 @@ class LanguageModel(nn.Module):
     @classmethod
     def from_config(cls, config: LanguageModelConfig, vocab_size: int) -> LanguageModel:
         """Build the parts a config describes."""
-        embedding: nn.Module = nn.Embedding(vocab_size, config.embedding_size)
+        embedding: nn.Module
+        if config.one_hot:
+            embedding = OneHot(vocab_size)
+        else:
+            embedding = nn.Embedding(vocab_size, config.embedding_size)
+        between = config.dropout if config.rnn_dropout is None else config.rnn_dropout
         encoder: nn.Module = Recurrent(
             config.cell,
-            config.embedding_size,
+            config.input_size or vocab_size,
             config.hidden_size,
             config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            dropout=between if config.num_layers > 1 else 0.0,
             backend=config.backend,  # type: ignore[arg-type]
             deterministic=config.deterministic,
+            **config.cell_options,
         )
         linear = nn.Linear(
             config.embedding_size if config.tie_weights else config.hidden_size, vocab_size
@@ -108,6 +158,8 @@ class LanguageModel(nn.Module):
         if config.init_range is not None:
             for p in [*embedding.parameters(), *encoder.parameters(), *decoder.parameters()]:
                 nn.init.uniform_(p, -config.init_range, config.init_range)
+        if config.output_norm == "batch":  # after init_range: BatchNorm keeps its own init
+            decoder = nn.Sequential(FlatBatchNorm(config.hidden_size), decoder)
         if config.embed_dropout:
             embedding = EmbeddingDropout(embedding, config.embed_dropout)  # type: ignore[arg-type]
         if config.weight_dropout:

@@ -7,14 +7,14 @@ same kind of Recurrent stepped one token at a time, with attention over the enco
 
 Training feeds the true previous token with probability ``teacher_forcing`` per step and
 sentence, else the model's own prediction. :class:`Seq2Seq` decodes greedily or with beam search
-(:mod:`rnnkit.decoding`); :class:`ContinuousSeq2Seq` swaps the embeddings and the softmax for
-linear maps, for numeric sequences (forecasting).
+(:mod:`rnnkit.decoding`); :class:`~rnnkit.models.continuous_seq2seq.ContinuousSeq2Seq` swaps
+the embeddings and the softmax for linear maps, for numeric sequences (forecasting).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,7 @@ from rnnkit.config import Config, check_choice, check_positive, check_probabilit
 from rnnkit.decoding import Hypothesis, beam_search, greedy_decode
 from rnnkit.layers import BACKENDS, Recurrent
 from rnnkit.layers.attention import Attention
+from rnnkit.models.cell_options import CellOptions, check_cell_options
 from rnnkit.models.encoder_decoder import (
     BahdanauDecoder,
     Bridge,
@@ -32,6 +33,7 @@ from rnnkit.models.encoder_decoder import (
     Encoder,
     LuongDecoder,
 )
+from rnnkit.models.plain import plain_config, size_of
 
 
 @dataclass
@@ -40,6 +42,10 @@ class Seq2SeqConfig(Config):
 
     cell: str = "gru"
     """Recurrent cell of the encoder and the decoder (see rnnkit.available_cells())."""
+    cell_options: CellOptions = field(
+        default_factory=dict, metadata={"aliases": ("--cell-option",)}
+    )
+    """Options of the cell, KEY=VALUE (e.g. nonlinearity=relu)."""
     embedding_size: int = 256
     """Features of each source and target token embedding (or projected input vector)."""
     hidden_size: int = 256
@@ -89,6 +95,7 @@ class Seq2SeqConfig(Config):
         super().__post_init__()
         check_choice(self, "cell", available_cells())
         check_choice(self, "backend", BACKENDS)
+        check_cell_options(self.cell, self.cell_options)
         check_positive(self, "embedding_size", "hidden_size", "decoder_hidden_size", "num_layers")
         check_positive(self, "attention_size", "output_hidden_size", "beam_size")
         if self.tie_embeddings and self.output_hidden_size != self.embedding_size:
@@ -152,7 +159,7 @@ def _head(features: int, out_size: int, config: Seq2SeqConfig) -> nn.Module:
     return nn.Sequential(nn.Linear(features, hidden), nn.Tanh(), nn.Linear(hidden, out_size))
 
 
-def _build(
+def build_parts(
     config: Seq2SeqConfig, src_embed: nn.Module, tgt_embed: nn.Module, out_size: int
 ) -> tuple[Encoder, Decoder]:
     """Encoder and decoder of a config around the given input maps and output size."""
@@ -167,6 +174,7 @@ def _build(
         dropout=config.dropout if L > 1 else 0.0,
         backend=config.backend,
         deterministic=config.deterministic,
+        **config.cell_options,
     )
     enc_rnn = Recurrent(config.cell, E, H, L, bidirectional=config.bidirectional, **options)
     bridge = Bridge(L, 2 if config.bidirectional else 1, H, Hd, enc_rnn.num_states)
@@ -193,20 +201,66 @@ def _build(
     return encoder, decoder
 
 
+PLAIN_DEFAULTS = {
+    "bidirectional": False,
+    "attention": "none",
+    "dropout": 0.0,
+    "label_smoothing": 0.0,
+    "beam_size": 1,
+    "_none_means": ("attention",),
+}
+"""Defaults of ``Seq2Seq(src_vocab, tgt_vocab, ...)``: the textbook encoder-decoder (one
+direction, no attention, no dropout, greedy decoding); the task's config adds the rest."""
+
+
 class Seq2Seq(nn.Module):
     """Token sequence -> token sequence: an :class:`Encoder` and a :class:`Decoder`.
 
+    Build it from its parts, from a config (:meth:`from_config`), or from plain options::
+
+        model = Seq2Seq(src_vocab, tgt_vocab, hidden_size=64, attention=None)
+
     Args:
-        encoder: reads the source ids.
-        decoder: produces logits over the target vocabulary.
+        encoder: reads the source ids; or the source vocabulary (a Vocab, or its size).
+        decoder: produces logits over the target vocabulary; or the target vocabulary (a Vocab
+            with ``<bos>``/``<eos>``, or its size: then ``<bos>`` is 2 and ``<eos>`` 3, as in a
+            Vocab built with ``bos=True, eos=True``).
         bos_id: the target ``<bos>`` id (the first decoder input).
         eos_id: the target ``<eos>`` id (ends a translation).
+        teacher_forcing: default probability of feeding the true previous token in training.
+        **options: with vocabularies, the fields of :class:`Seq2SeqConfig` (``cell``,
+            ``hidden_size``, ``attention`` (None: none), ``bidirectional``, ...), defaulting to
+            :data:`PLAIN_DEFAULTS`.
     """
 
-    def __init__(self, encoder: Encoder, decoder: Decoder, bos_id: int, eos_id: int) -> None:
+    def __init__(
+        self,
+        encoder: Encoder | Any,
+        decoder: Decoder | Any,
+        bos_id: int | None = None,
+        eos_id: int | None = None,
+        teacher_forcing: float = 1.0,
+        **options: Any,
+    ) -> None:
         super().__init__()
+        if not isinstance(encoder, nn.Module):
+            options = {"teacher_forcing": teacher_forcing, **options}
+            config = plain_config(Seq2SeqConfig, PLAIN_DEFAULTS, options, "Seq2Seq")
+            bos_id = bos_id if bos_id is not None else getattr(decoder, "bos_id", None) or 2
+            eos_id = eos_id if eos_id is not None else getattr(decoder, "eos_id", None) or 3
+            src, tgt = size_of(encoder, "src_vocab"), size_of(decoder, "tgt_vocab")
+            built = Seq2Seq.from_config(config, src, tgt, bos_id, eos_id)
+            encoder, decoder, teacher_forcing = built.encoder, built.decoder, config.teacher_forcing
+        elif options:
+            raise TypeError(
+                f"Seq2Seq options {sorted(options)} build a model from vocabularies "
+                "(Seq2Seq(src_vocab, tgt_vocab, ...)); with parts, configure the parts"
+            )
+        if bos_id is None or eos_id is None:
+            raise TypeError("Seq2Seq(encoder, decoder, bos_id, eos_id): give the <bos>/<eos> ids")
         self.encoder, self.decoder = encoder, decoder
         self.bos_id, self.eos_id = bos_id, eos_id
+        self.teacher_forcing = teacher_forcing
         self._never = torch.tensor([0, bos_id])  # <pad> and <bos> are never generated
 
     @classmethod
@@ -222,13 +276,13 @@ class Seq2Seq(nn.Module):
         E = config.embedding_size
         src_embed = nn.Embedding(src_vocab_size, E, padding_idx=0)
         tgt_embed = nn.Embedding(tgt_vocab_size, E, padding_idx=0)
-        encoder, decoder = _build(config, src_embed, tgt_embed, tgt_vocab_size)
+        encoder, decoder = build_parts(config, src_embed, tgt_embed, tgt_vocab_size)
         if config.tie_embeddings:  # N(0, 1/E), not N(0, 1): the weights now also make logits
             nn.init.normal_(tgt_embed.weight, std=E**-0.5)
             with torch.no_grad():
                 tgt_embed.weight[0].zero_()  # <pad>
             decoder.head[-1].weight = tgt_embed.weight  # type: ignore[index]
-        return cls(encoder, decoder, bos_id, eos_id)
+        return cls(encoder, decoder, bos_id, eos_id, config.teacher_forcing)
 
     def encode(self, src: Tensor, lengths: Tensor | None = None) -> DecoderState:
         """Read ``src`` ``(B, S)``: the decoder's start state."""
@@ -240,7 +294,7 @@ class Seq2Seq(nn.Module):
         src: Tensor,
         lengths: Tensor | None,
         tgt_in: Tensor,
-        teacher_forcing: float = 1.0,
+        teacher_forcing: float | None = None,
     ) -> Tensor:
         """Logits ``(B, T, V)`` for every target step.
 
@@ -248,8 +302,11 @@ class Seq2Seq(nn.Module):
             src: ``(B, S)`` source ids (0 = padding).
             lengths: ``(B,)`` true source lengths, or None.
             tgt_in: ``(B, T)`` decoder inputs: ``<bos>`` then the target without its last token.
-            teacher_forcing: probability of feeding the true token at each step (training).
+            teacher_forcing: probability of feeding the true token at each step (training;
+                None: the model's ``teacher_forcing``, from its config).
         """
+        if teacher_forcing is None:
+            teacher_forcing = self.teacher_forcing
         ratio = teacher_forcing if self.training else 1.0
         return self.decoder(tgt_in, self.encode(src, lengths), ratio, _argmax)
 
@@ -322,103 +379,9 @@ def _argmax(logits: Tensor) -> Tensor:
     return logits.argmax(dim=-1)
 
 
-class ContinuousSeq2Seq(nn.Module):
-    """Feature sequence -> feature sequence, e.g. a forecast of the next ``steps`` values.
-
-    The source ``(B, S, F_in)`` and the decoder inputs ``(B, T, F_out)`` go through linear maps
-    instead of embeddings, and the output layer predicts ``F_out`` features per step. Decoder
-    input ``t`` is the value at step ``t - 1``: the first is a start vector (zeros unless given;
-    e.g. the last observed target values), the rest is the target shifted by one
-    (:meth:`decoder_inputs`). :meth:`generate` feeds each prediction back as the next input.
-
-    Args:
-        encoder: reads ``(B, S, F_in)``.
-        decoder: maps ``(N, F_out)`` inputs to ``(N, F_out)`` predictions.
-        output_size: ``F_out``.
-    """
-
-    def __init__(self, encoder: Encoder, decoder: Decoder, output_size: int) -> None:
-        super().__init__()
-        self.encoder, self.decoder, self.output_size = encoder, decoder, output_size
-
-    @classmethod
-    def from_config(
-        cls, config: Seq2SeqConfig, input_size: int, output_size: int
-    ) -> ContinuousSeq2Seq:
-        """Build the parts a config describes (its decoding fields are unused)."""
-        if config.tie_embeddings:
-            raise ValueError("tie_embeddings applies to token vocabularies, not feature vectors")
-        E = config.embedding_size
-        encoder, decoder = _build(
-            config, nn.Linear(input_size, E), nn.Linear(output_size, E), output_size
-        )
-        return cls(encoder, decoder, output_size)
-
-    @staticmethod
-    def decoder_inputs(target: Tensor, start: Tensor | None = None) -> Tensor:
-        """``[start, target[:, :-1]]``: teacher-forced inputs ``(B, T, F_out)`` for ``target``."""
-        first = target.new_zeros(target[:, :1].shape) if start is None else start[:, None]
-        return torch.cat([first, target[:, :-1]], dim=1)
-
-    def forward(
-        self,
-        src: Tensor,
-        tgt_in: Tensor,
-        lengths: Tensor | None = None,
-        teacher_forcing: float = 1.0,
-    ) -> Tensor:
-        """Predictions ``(B, T, F_out)``.
-
-        Args:
-            src: ``(B, S, F_in)`` observed history.
-            tgt_in: ``(B, T, F_out)`` decoder inputs, e.g. :meth:`decoder_inputs` of the target.
-            lengths: ``(B,)`` true history lengths, or None.
-            teacher_forcing: probability of feeding ``tgt_in[:, t]`` rather than the previous
-                prediction (training only).
-        """
-        memory, state = self.encoder(src, lengths)
-        s = self.decoder.start(memory, lengths, state)
-        ratio = teacher_forcing if self.training else 1.0
-        return self.decoder(tgt_in, s, ratio, feedback=lambda out: out)
-
-    def generate(
-        self,
-        src: Tensor,
-        steps: int,
-        start: Tensor | None = None,
-        lengths: Tensor | None = None,
-        return_attention: bool = False,
-    ) -> Tensor | tuple[Tensor, Tensor | None]:
-        """Predict ``steps`` steps autoregressively: ``(B, steps, F_out)``.
-
-        Args:
-            src: ``(B, S, F_in)`` observed history.
-            steps: how many steps to predict.
-            start: ``(B, F_out)`` first decoder input (the one used in training; default zeros).
-            lengths: ``(B,)`` true history lengths, or None.
-            return_attention: also return the weights ``(B, steps, S)`` (None without attention).
-
-        Gradients flow through the fed-back predictions unless called under ``torch.no_grad()``
-        (free-running training); call ``eval()`` first for forecasts without dropout.
-        """
-        memory, state = self.encoder(src, lengths)
-        s = self.decoder.start(memory, lengths, state)
-        current = src.new_zeros(src.shape[0], self.output_size) if start is None else start
-        outputs, weights = [], []
-        for _ in range(steps):
-            current, s, w = self.decoder.step(current, s)
-            outputs.append(current)
-            weights.append(w)
-        out = torch.stack(outputs, dim=1)
-        if not return_attention:
-            return out
-        return out, (torch.stack(weights, dim=1) if weights[0] is not None else None)
-
-
 __all__ = [
     "BahdanauDecoder",
     "Bridge",
-    "ContinuousSeq2Seq",
     "Decoder",
     "DecoderState",
     "Encoder",

@@ -1,103 +1,21 @@
-"""What every task recipe shares: starting and reloading run directories, building the trainer,
-dry runs, the LR finder, and reading user input files.
-
-A run directory's ``config.json`` is ``{"task": NAME, "rnnkit_version": ..., "config": {...}}``
-where ``config`` is the task's resolved config (data, model and trainer sections); together with
-the vocabulary files and ``model.safetensors`` it rebuilds the model with no pickle and no code
-from the run.
-"""
+"""What every task recipe shares: building and running the trainer, dry runs, and reading the
+inputs of ``predict`` / ``translate`` (run directories themselves: :mod:`rnnkit.runs`)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from torch import nn
 
-import rnnkit
-from rnnkit.config import Config
-from rnnkit.train import RunDir, Trainer, TrainerConfig, format_lr_finder
-from rnnkit.train.distributed import current_env
+from rnnkit.runs import TaskError
+from rnnkit.train import Callback, RunDir, Trainer, TrainerConfig, format_lr_finder
 from rnnkit.train.metrics import Metric
 from rnnkit.train.objective import Objective
 
-C = TypeVar("C", bound=Config)
-
-
-class TaskError(ValueError):
-    """A problem with the user's run directory, options or input, worded for the user."""
-
-
-@dataclass
-class Run:
-    """A run directory opened for training, evaluation or prediction."""
-
-    task: str
-    config: Any
-    dir: RunDir
-
-
-def start_run(task: str, config: Config, out: str | Path, resume: bool = False) -> RunDir:
-    """Create ``out`` and save the resolved config (or check it, when resuming).
-
-    Args:
-        task: the task name written into config.json.
-        config: the resolved task config.
-        out: the run directory.
-        resume: continue the run already in ``out``.
-
-    Returns:
-        The RunDir.
-    """
-    run = RunDir(out)
-    if current_env().rank != 0:  # under torchrun only rank 0 writes the run directory
-        return run
-    exists = run.config_path.exists()
-    if resume and not exists:
-        raise TaskError(f"--resume: {out} holds no run to resume (no config.json)")
-    if resume and not run.checkpoint_path("last").exists():
-        raise TaskError(
-            f"--resume: {out} has no checkpoint yet; start the run again without --resume"
-        )
-    if not resume and exists:
-        raise TaskError(
-            f"{out} already holds a run; pass --resume to continue it, or choose another --out"
-        )
-    run.create()
-    run.save_config(
-        {"task": task, "rnnkit_version": rnnkit.__version__, "config": config.to_dict()}
-    )
-    return run
-
-
-def open_run(path: str | Path, config_class: type[C] | None = None, task: str | None = None) -> Run:
-    """Open a finished (or interrupted) run directory.
-
-    Args:
-        path: the run directory.
-        config_class: parse the saved config with this class (missing new fields get defaults).
-        task: the task the run must be of.
-
-    Returns:
-        The task name, the config (parsed if ``config_class`` is given, else a dict) and the RunDir.
-    """
-    run = RunDir(path)
-    if not run.config_path.exists():
-        raise TaskError(
-            f"{path} is not a run directory (no config.json); train one with `rnnkit train`"
-        )
-    saved = run.load_config()
-    if not isinstance(saved, dict) or "task" not in saved or "config" not in saved:
-        raise TaskError(
-            f"{run.config_path} is not an rnnkit run config (needs 'task' and 'config')"
-        )
-    if task is not None and saved["task"] != task:
-        raise TaskError(f"{path} is a {saved['task']!r} run, not {task!r}")
-    config = saved["config"] if config_class is None else config_class.from_dict(saved["config"])
-    return Run(saved["task"], config, run)
+__all__ = ["Take", "TaskError", "fit", "read_lines"]
 
 
 class Take:
@@ -125,22 +43,25 @@ def fit(
     val_data: Any,
     run: RunDir,
     metrics: Sequence[Metric] = (),
+    callbacks: Sequence[Callback] = (),
     resume: bool = False,
     dry_run: bool = False,
     find_lr: bool = False,
     stateful: bool | None = None,
+    unit: str = "tokens",
 ) -> Trainer:
     """Build the trainer a config names and run it (or its LR finder).
 
     Args:
         config: the trainer section of the task config.
-        model, objective, metrics: the task's parts.
+        model, objective, metrics, callbacks: the task's parts.
         train_data, val_data: batches (``val_data`` may be None).
         run: the run directory.
         resume: continue from the last checkpoint.
         dry_run: one training and one validation batch, then stop.
         find_lr: run the LR range test instead of training, print and plot it.
         stateful: carry recurrent state across batches (None: ask the data).
+        unit: what the objective counts (``<unit>_per_s`` in the epoch records).
 
     Returns:
         The trainer (``trainer.history`` holds the epochs).
@@ -154,9 +75,11 @@ def fit(
         objective,
         len(train_data),
         metrics,
+        callbacks,
         run_dir=run,
         stateful=stateful,
         progress=not dry_run,
+        unit=unit,
     )
     if find_lr:
         result = trainer.find_lr(train_data)

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from rnnkit.models import LanguageModelConfig
+from rnnkit.runs import Run, TaskError
 from rnnkit.tasks import lm
-from rnnkit.tasks.common import TaskError, open_run
+from rnnkit.tasks.registry import get_task
 from rnnkit.train import TrainerConfig
 
 SOURCE_FIGURES = [
@@ -62,7 +63,7 @@ def _clear(out: Path) -> None:
     marker = out / "DEMO"
     if not marker.exists():
         raise TaskError(f"{out} exists and is not a previous demo run; choose another --out")
-    open_run(out, task=lm.TASK)  # a real run directory, not some folder with a DEMO file
+    Run(out, task="lm")  # a real run directory, not some folder with a DEMO file
     shutil.rmtree(out)
 
 
@@ -77,7 +78,8 @@ def run(out: str | Path = "runs/demo", dry_run: bool = False) -> dict[str, float
     print("rnnkit demo: next-token language model on human numbers (the English words for 1..9999;")
     print("train on 1..8000, validate on 8001..9999), compared with fast.ai's course figures.\n")
     start = time.perf_counter()
-    trainer = lm.train(recipe, out, dry_run=dry_run)
+    task = get_task("lm")
+    trainer = task.train(recipe, out, dry_run=dry_run)
     (out / "DEMO").write_text("written by `rnnkit demo`; the next demo replaces this folder\n")
     seconds = time.perf_counter() - start
     last = trainer.history[-1]
@@ -90,9 +92,10 @@ def run(out: str | Path = "runs/demo", dry_run: bool = False) -> dict[str, float
     print("\n(every validation number starts with 'eight thousand' or 'nine thousand', which")
     print("training shows once, in 8000: the word after each ',' is where models go wrong)")
 
-    text = lm.generate(out, PROMPT, max_tokens=1 if dry_run else 24, greedy=True)
+    model = task.load(out, device="cpu")
+    text = model.generate(PROMPT, max_tokens=1 if dry_run else 24, greedy=True)
     print(f"\ngreedy continuation of {PROMPT!r}:\n  {text}")
-    sample = lm.generate(out, PROMPT, max_tokens=1 if dry_run else 24, temperature=0.7, seed=1)
+    sample = model.generate(PROMPT, max_tokens=1 if dry_run else 24, temperature=0.7, seed=1)
     print(f"sampled (temperature 0.7, seed 1):\n  {sample}")
     try_it = f"rnnkit generate {out} --prompt 'four thousand five hundred'"
     print(f"\nrun directory: {out} (try `{try_it}`)")

@@ -16,7 +16,8 @@ from rnnkit.train.config import TrainerConfig, build_optimizer
 from rnnkit.train.config_changes import RESUMABLE, check_resume_config, config_changes
 from rnnkit.train.device import resolve_device
 from rnnkit.train.evaluation import evaluate
-from rnnkit.train.loader import ResumableLoader
+from rnnkit.train.loader import BucketLoader, ResumableLoader
+from rnnkit.train.loggers import CSVLogger, TensorBoardLogger
 from rnnkit.train.lr_finder import LRFinderResult, find_lr, format_lr_finder
 from rnnkit.train.metrics import (
     BLEU,
@@ -58,6 +59,8 @@ __all__ = [
     "Metric",
     "Objective",
     "Perplexity",
+    "BucketLoader",
+    "CSVLogger",
     "ResumableLoader",
     "RunDir",
     "RunLock",
@@ -66,6 +69,7 @@ __all__ = [
     "SpanPrecision",
     "SpanRecall",
     "StepOutput",
+    "TensorBoardLogger",
     "TopKAccuracy",
     "Trainer",
     "TrainerConfig",

@@ -1,4 +1,6 @@
-"""A DataLoader that can stop mid-epoch and resume at the same batch, in one process or many.
+"""Loaders that can stop mid-epoch and resume at the same batch, in one process or many:
+:class:`ResumableLoader` (any map-style dataset) and :class:`BucketLoader` (batches of
+similar lengths).
 
 The order of an epoch is a function of ``(seed, epoch)`` alone (not of the global RNG), so
 :meth:`ResumableLoader.state_dict` only needs the epoch and the number of batches already
@@ -130,3 +132,86 @@ class ResumableLoader:
             self.position += 1
             yield batch
         self.epoch, self.position = self.epoch + 1, 0
+
+
+class BucketLoader:
+    """Padded batches of similar lengths (:class:`~rnnkit.data.BucketBatchSampler`), resumable
+    mid-epoch, shared out between DDP processes.
+
+    Every process plans the same batches and takes every ``world_size``-th one; with
+    ``even_shards`` (training) the last few are dropped so that every process steps as often.
+    The sampler's position counts the batches of the whole plan, so a process's saved state
+    resumes at its own next batch.
+
+    Args:
+        dataset: encoded examples with ``lengths`` and ``collate`` (e.g. a SequenceDataset).
+        batch_size: examples per batch.
+        shuffle: new random buckets each epoch (False: sorted by length, for evaluation).
+        seed: seed of the shuffling.
+        chunk_size: examples sorted together (see :class:`~rnnkit.data.BucketBatchSampler`).
+        even_shards: equal batch counts on every process (None: the same as ``shuffle``).
+        extras: epoch (0-based) -> values added to every batch of that epoch (e.g. a
+            teacher-forcing ratio that decays over the epochs), or None.
+        collate_fn: list of examples -> batch (default: ``dataset.collate``).
+
+    Raises:
+        ValueError: training data with fewer batches than processes.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        chunk_size: int | None = None,
+        even_shards: bool | None = None,
+        extras: Callable[[int], dict[str, Any]] | None = None,
+        collate_fn: Callable[[list[Any]], dict[str, Any]] | None = None,
+    ) -> None:
+        from rnnkit.data import BucketBatchSampler
+
+        self.dataset, self.extras = dataset, extras
+        self.collate_fn = collate_fn or dataset.collate
+        self.even_shards = shuffle if even_shards is None else even_shards
+        self.sampler = BucketBatchSampler(
+            dataset.lengths, batch_size, shuffle, chunk_size=chunk_size, seed=seed
+        )
+        world = current_env().world_size
+        if self.even_shards and len(self.sampler) < world:
+            raise ValueError(
+                f"{len(dataset)} examples make {len(self.sampler)} batches of {batch_size}, too "
+                f"few for {world} processes; lower --batch-size"
+            )
+
+    def _share(self) -> tuple[int, int, int]:
+        """(rank, world size, batches of the plan handed out)."""
+        env, total = current_env(), len(self.sampler)
+        used = total - total % env.world_size if self.even_shards else total
+        return env.rank, env.world_size, used
+
+    def __len__(self) -> int:
+        rank, world, used = self._share()
+        return len(range(rank, used, world))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        rank, world, used = self._share()
+        epoch = self.sampler.epoch
+        for k, batch in enumerate(self.sampler, start=self.sampler.position):
+            if k < used and k % world == rank:
+                out = self.collate_fn([self.dataset[i] for i in batch])
+                if self.extras is not None:
+                    out.update(self.extras(epoch))
+                yield out
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start epoch ``epoch`` from its first batch."""
+        self.sampler.set_epoch(epoch)
+
+    def state_dict(self) -> dict[str, int]:
+        """The sampler's seed, epoch and position in the plan (for exact resume)."""
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue from a :meth:`state_dict`."""
+        self.sampler.load_state_dict(state)

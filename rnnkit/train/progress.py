@@ -32,6 +32,8 @@ def format_logs(logs: dict[str, Any], skip: tuple[str, ...] = ("epoch", "step"))
             parts.append(f"{value:.1f}s")
         elif key == "tokens_per_s" and isinstance(value, float):
             parts.append(f"{value:,.0f} tok/s")
+        elif key.endswith("_per_s") and isinstance(value, float):
+            parts.append(f"{value:,.0f} {key[: -len('_per_s')]}/s")
         elif isinstance(value, float):
             parts.append(f"{key} {value:.4f}")
         else:
@@ -48,6 +50,7 @@ class Progress:
         enabled: False silences everything (non-main DDP ranks, ``progress=False``).
         stream: where to write (default: ``sys.stderr`` at the time of the call).
         initial: steps already done (resuming mid-epoch).
+        unit: what the throughput counts ("tokens", "examples", ...).
     """
 
     def __init__(
@@ -57,8 +60,10 @@ class Progress:
         enabled: bool = True,
         stream: TextIO | None = None,
         initial: int = 0,
+        unit: str = "tokens",
     ) -> None:
         self.total, self.desc, self.enabled = total, desc, enabled
+        self.unit = "tok" if unit == "tokens" else unit
         self.stream = stream if stream is not None else sys.stderr
         self.bar: Any = None
         self.every = max(1, (total or 100) // 10)
@@ -88,7 +93,7 @@ class Progress:
         if not self.enabled:
             return
         shown = f"loss {loss:.4f}" + (f"  {metric[0]} {metric[1]:.4f}" if metric else "")
-        shown += f"  {units_per_s:,.0f} tok/s"
+        shown += f"  {units_per_s:,.0f} {self.unit}/s"
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
             self.bar.set_postfix_str(shown, refresh=False)

@@ -11,10 +11,11 @@
     RUN_DIR/*.png              learning curves and task plots
     RUN_DIR/.rnnkit.lock       while a process trains in it (see ``rnnkit.train.runlock``)
 
-metrics.jsonl holds only values that a fixed seed makes repeatable (no wall-clock times), so
-two CPU runs with the same seed write identical files. Nothing here unpickles: JSON for config,
-vocabularies and metrics, safetensors for weights. Weight and vocabulary files have their
-sha256 recorded in config.json when written and checked when read.
+metrics.jsonl holds every entry of each epoch, its wall-clock time and throughput included
+(:data:`CLOCK_KEYS`); without those, two CPU runs with the same seed write identical records
+(:func:`without_clock`). Nothing here unpickles: JSON for config, vocabularies and metrics,
+safetensors for weights. Weight and vocabulary files have their sha256 recorded in config.json
+when written and checked when read.
 
 Starting, resuming and overwriting runs (which directories rnnkit writes into, and what it
 removes) is in ``rnnkit.train.runstart``; docs/run-directories.md has the rules.
@@ -45,8 +46,14 @@ if TYPE_CHECKING:
 
 _VOCAB_NAME = re.compile(r"^[A-Za-z0-9_-]*$")
 
-CLOCK_KEYS: tuple[str, ...] = ("time_s", "tokens_per_s")
-"""Wall-clock entries of epoch records: left out of metrics.jsonl so that it is repeatable."""
+CLOCK_KEYS: tuple[str, ...] = ("time_s", "tokens_per_s", "examples_per_s", "values_per_s")
+"""Wall-clock entries of epoch records (time and throughput): the ones that differ between two
+runs with the same seed."""
+
+
+def without_clock(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` without its wall-clock entries (:data:`CLOCK_KEYS`), for comparing runs."""
+    return {k: v for k, v in record.items() if k not in CLOCK_KEYS}
 
 RUN_FORMAT = "rnnkit.run"
 """The ``format`` value of the marker file."""
@@ -351,7 +358,7 @@ class RunDir:
 
     # metrics ----------------------------------------------------------------------------------
     def append_metrics(self, record: Mapping[str, Any]) -> None:
-        """Append one record as a JSON line of ``metrics.jsonl`` (without :data:`CLOCK_KEYS`)."""
+        """Append one record as a JSON line of ``metrics.jsonl``."""
         if not self.marker_path.is_file():  # the first file of a run (an evaluation, say)
             self.create()
         append_text(self.metrics_path, _metrics_line(record))
@@ -376,7 +383,7 @@ class RunDir:
 
 
 def _metrics_line(record: Mapping[str, Any]) -> str:
-    return json.dumps({k: v for k, v in record.items() if k not in CLOCK_KEYS}) + "\n"
+    return json.dumps(dict(record), ensure_ascii=False) + "\n"
 
 
 def _read_json(path: Path, what: str) -> Any:

@@ -27,10 +27,13 @@ class EpochStats:
     Args:
         metrics: metrics to update on training batches (shared with evaluation, which resets
             them: :meth:`finish` reads them first).
+        unit: what the objective's ``count`` counts ("tokens", "examples", ...): the
+            throughput entry is ``<unit>_per_s``.
     """
 
-    def __init__(self, metrics: Sequence[Metric] = ()) -> None:
+    def __init__(self, metrics: Sequence[Metric] = (), unit: str = "tokens") -> None:
         self.metrics = list(metrics)
+        self.unit = unit
         self.reset()
 
     def reset(self) -> None:
@@ -69,7 +72,7 @@ class EpochStats:
         """Sum over DDP ranks.
 
         Returns:
-            ``{"train_loss", "train_<metric>"...}`` and the clock's ``{"time_s", "tokens_per_s"}``.
+            ``{"train_loss", "train_<metric>"...}`` and the clock's ``{"time_s", "<unit>_per_s"}``.
 
         Raises:
             ValueError: nothing was counted (empty training data).
@@ -84,7 +87,7 @@ class EpochStats:
             metric.sync()
             if bool(metric.totals.any()):
                 logs[f"train_{metric.name}"] = metric.compute()
-        return logs, {"time_s": elapsed, "tokens_per_s": units / max(elapsed, 1e-9)}
+        return logs, {"time_s": elapsed, f"{self.unit}_per_s": units / max(elapsed, 1e-9)}
 
     def state_dict(self) -> dict[str, Any]:
         """The sums (not the clock) for a checkpoint."""

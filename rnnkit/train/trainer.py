@@ -85,6 +85,8 @@ class Trainer:
         checkpoint_every: also save the last checkpoint every this many steps (None: epoch ends).
         monitor: epoch log entry deciding the best checkpoint and the plateau schedule.
         monitor_mode: "min" or "max": which direction of ``monitor`` is better.
+        unit: what the objective's ``count`` counts, naming the throughput entry of each
+            epoch (``tokens_per_s``, ``examples_per_s``, ...).
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class Trainer:
         checkpoint_every: int | None = None,
         monitor: str = "val_loss",
         monitor_mode: Literal["min", "max"] = "min",
+        unit: str = "tokens",
     ) -> None:
         check_metrics(metrics)
         check_callbacks(callbacks)
@@ -148,7 +151,7 @@ class Trainer:
         self.state: Any = None  # recurrent state carried between batches (stateful training)
         self.grad_norm: torch.Tensor | None = None  # global norm before clipping, last step
         self.best_score: float | None = None
-        self._stats = EpochStats(self.metrics)
+        self._stats = EpochStats(self.metrics, unit)
         self._resume: dict[str, Any] | None = None
         self._epoch_rng: dict[str, Any] | None = None
         self._last_checkpoint: tuple[Path, int] | None = None
@@ -167,6 +170,7 @@ class Trainer:
         run_dir: RunDir | str | Path | None = None,
         progress: bool = True,
         stateful: bool | None = None,
+        unit: str = "tokens",
     ) -> Trainer:
         """A Trainer with the optimizer, scheduler and early stopping that ``config`` names.
 
@@ -175,7 +179,7 @@ class Trainer:
             model: the model.
             objective: the task objective.
             steps_per_epoch: batches per epoch (sizes per-step schedules).
-            metrics, callbacks, run_dir, progress, stateful: as in the constructor.
+            metrics, callbacks, run_dir, progress, stateful, unit: as in the constructor.
 
         Returns:
             The Trainer, with ``trainer.config`` set (``fit`` then defaults to its epochs).
@@ -185,7 +189,7 @@ class Trainer:
         if config.patience is not None:
             callbacks.append(EarlyStopping(config.monitor, config.patience, config.monitor_mode))
         options = config.trainer_options()
-        options.update(run_dir=run_dir, progress=progress, stateful=stateful)
+        options.update(run_dir=run_dir, progress=progress, stateful=stateful, unit=unit)
         options["scheduler"] = build_scheduler(config, optimizer, steps_per_epoch)
         trainer = cls(model, optimizer, objective, metrics, callbacks, **options)
         trainer.config = config
@@ -210,7 +214,7 @@ class Trainer:
 
         Returns:
             The history: one dict per epoch (epoch, step, train_loss, val_loss, val_<metric>,
-            lr, time_s, tokens_per_s).
+            lr, time_s, <unit>_per_s).
 
         Raises:
             TrainingDiverged: the loss became NaN or infinite (the last good checkpoint stays).
@@ -398,7 +402,9 @@ class Trainer:
             total = min(total, self.max_steps_per_epoch)
         enabled = self.progress and self.is_main
         desc = f"epoch {self.epoch + 1}/{self._epochs}"
-        self._progress = Progress(total, desc, enabled=enabled, initial=self.step_in_epoch)
+        self._progress = Progress(
+            total, desc, enabled=enabled, initial=self.step_in_epoch, unit=self._stats.unit
+        )
         return batches
 
     def _check_finite(self, loss: torch.Tensor) -> None:

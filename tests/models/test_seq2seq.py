@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from rnnkit.models.seq2seq import ContinuousSeq2Seq, Seq2Seq, Seq2SeqConfig
+from rnnkit.models.continuous_seq2seq import ContinuousSeq2Seq
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.train import load_weights, save_weights
 
 PAD, BOS, EOS, V = 0, 1, 2, 12  # tokens 3..11 are data

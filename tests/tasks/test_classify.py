@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
+import rnnkit as rk
 from rnnkit.cli import main
 from rnnkit.data import SequenceDataset
-from rnnkit.tasks import classify
+from rnnkit.tasks import classify, get_task
+from rnnkit.train import BucketLoader
 
 SMALL = [
     "--embedding-size",
@@ -110,14 +112,15 @@ def test_the_reloaded_run_predicts_exactly_like_the_trained_model(tmp_path, tabl
             "trainer": {"epochs": 2, "seed": 1},
         }
     )
-    trainer = classify.train(config, tmp_path / "run")
-    _, vocab, _, reloaded = classify.load(tmp_path / "run")
+    trainer = get_task("classify").train(config, tmp_path / "run")
+    loaded = rk.load(tmp_path / "run")
+    vocab, reloaded = loaded.pipeline.vocab, loaded.model
     texts = ["superb story", "the plot was dreadful and dull", "film"]
     ids = [torch.tensor(vocab.encode(t.split())) for t in texts]
     trained = trainer.model.eval()
     expected = trained.probabilities(ids, batch_size=2)
     assert torch.equal(reloaded.probabilities(ids, batch_size=2), expected)
-    assert torch.equal(classify.load(tmp_path / "run")[3].probabilities(ids, 2), expected)
+    assert torch.equal(rk.load(tmp_path / "run").model.probabilities(ids, 2), expected)
     one_by_one = torch.cat([reloaded.probabilities([i], 1) for i in ids])
     torch.testing.assert_close(one_by_one, expected)  # batching does not change predictions
 
@@ -127,8 +130,8 @@ def test_resume_continues_to_the_same_weights(tmp_path, tables):
     straight = _train(tmp_path, train_csv, "--epochs", "3", out="straight")
     part = _train(tmp_path, train_csv, "--epochs", "1", out="part")
     assert main(["train", "classify", "--out", str(part), "--resume", "--epochs", "3"]) == 0
-    a = classify.load(straight)[3].state_dict()
-    b = classify.load(part)[3].state_dict()
+    a = rk.load(straight).model.state_dict()
+    b = rk.load(part).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert len((part / "metrics.jsonl").read_text().splitlines()) == 3
 
@@ -141,15 +144,15 @@ def _dataset(n=50, seed=0):
 
 def test_bucketed_batches_resume_mid_epoch_and_shard(monkeypatch):
     ds = _dataset()
-    full = classify.BucketedBatches(ds, 4, seed=7)
+    full = BucketLoader(ds, 4, seed=7)
     full.set_epoch(1)
     expected = [b["x"] for b in full]
-    part = classify.BucketedBatches(ds, 4, seed=7)
+    part = BucketLoader(ds, 4, seed=7)
     part.set_epoch(1)
     it = iter(part)
     head = [next(it)["x"] for _ in range(5)]
     state = part.state_dict()
-    again = classify.BucketedBatches(ds, 4, seed=7)
+    again = BucketLoader(ds, 4, seed=7)
     again.load_state_dict(state)
     rest = [b["x"] for b in again]
     assert len(head + rest) == len(expected)
@@ -159,7 +162,7 @@ def test_bucketed_batches_resume_mid_epoch_and_shard(monkeypatch):
     for rank in (0, 1):
         monkeypatch.setenv("WORLD_SIZE", "2")
         monkeypatch.setenv("RANK", str(rank))
-        shard = classify.BucketedBatches(ds, 4, seed=7)
+        shard = BucketLoader(ds, 4, seed=7)
         shard.set_epoch(1)
         shards.append([b["x"] for b in shard])
         assert len(shards[-1]) == len(shard) == len(expected) // 2
@@ -197,7 +200,7 @@ def test_bad_tables_give_errors_that_name_the_place(tmp_path, tables, capsys):
     assert "no 'test' split (it has train, valid)" in capsys.readouterr().err
     assert main(["predict", str(out), "good", "!!"]) == 0  # punctuation is a token
     assert main(["predict", str(out), "good", "  "]) == 1
-    assert "TEXT argument 2: the text has no tokens" in capsys.readouterr().err
+    assert "input 2: the text has no tokens" in capsys.readouterr().err
 
 
 def test_unseen_label_in_a_validation_file_and_no_header_columns(tmp_path, tables, capsys):
@@ -231,7 +234,8 @@ def test_pretrained_vectors_set_the_embedding_size_and_stay_frozen(tmp_path, tab
     )
     saved = json.loads((out / "config.json").read_text())["config"]
     assert saved["model"]["embedding_size"] == 5  # taken from the file
-    _, vocab, _, model = classify.load(out)
+    loaded = rk.load(out)
+    vocab, model = loaded.pipeline.vocab, loaded.model
     for word in ("superb", "the"):
         torch.testing.assert_close(
             model.embedding.weight[vocab[word]], vectors[word], atol=1e-6, rtol=0

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import rnnkit as rk
 from rnnkit.cli import main
 from rnnkit.tasks import forecast
 
@@ -66,7 +67,7 @@ def test_train_evaluate_predict_and_reload(tmp_path, csv, capsys):
     for key in ("mse:", "mae:", "mse_original:", "mae_original:", "per_target:"):
         assert key in report
     # original-scale errors are the normalised ones times each target's training std
-    results = forecast.evaluate_run(out, "test")
+    results = rk.load(out).evaluate("test")
     std = np.asarray(json.loads((out / "vocab_normalizer.json").read_text())["std"])
     assert results["mae_original"] == pytest.approx(
         float(np.mean([float(line.split()[2]) * s for line, s in zip(
@@ -85,10 +86,10 @@ def test_train_evaluate_predict_and_reload(tmp_path, csv, capsys):
     assert 1.5 < records[0]["OT"] < 4.5  # original units (the target is around 3)
     assert plot.stat().st_size > 0
     # reloading the run directory (CLI above, Python API here) predicts identically
-    again = forecast.predict(out, [], str(recent))
+    again = rk.load(out).predict(str(recent))
     assert again == records
-    _, _, model = forecast.load(out)
-    _, _, other = forecast.load(out)
+    model = rk.load(out).model
+    other = rk.load(out).model
     x, past, future = torch.randn(2, 16, 3), torch.randn(2, 16, 5), torch.randn(2, 4, 5)
     assert torch.equal(model(x, past, future), other(x, past, future))
 
@@ -142,7 +143,7 @@ def test_a_csv_with_nan_is_an_error_unless_a_fill_is_named(tmp_path, capsys):
     assert "gap.csv, line 32, column 'OT'" in err and "fill=" in err
     assert not out.exists()  # nothing half-made is left behind
     out = _train(tmp_path, path, "--fill", "interpolate", out="filled")
-    data, _ = forecast.prepare(forecast.load(out)[0].config.data)
+    data, _ = forecast.prepare(rk.load(out).config.data)
     assert np.isfinite(data.values).all()
     assert data.series.values[30, 2] == pytest.approx(
         (data.series.values[29, 2] + data.series.values[31, 2]) / 2
@@ -175,8 +176,8 @@ def test_resume_continues_to_the_same_weights(tmp_path, csv):
     straight = _train(tmp_path, csv, "--epochs", "3", out="straight")
     part = _train(tmp_path, csv, "--epochs", "1", out="part")
     assert main(["train", "forecast", "--out", str(part), "--resume", "--epochs", "3"]) == 0
-    a = forecast.load(straight)[2].state_dict()
-    b = forecast.load(part)[2].state_dict()
+    a = rk.load(straight).model.state_dict()
+    b = rk.load(part).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

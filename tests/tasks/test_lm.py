@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
+import rnnkit as rk
 from rnnkit.cli import main
 from rnnkit.data import Vocab
-from rnnkit.tasks import lm
-from rnnkit.tasks.common import TaskError
+from rnnkit.tasks import TaskError, lm
 
 SMALL = [
     "--embedding-size",
@@ -72,12 +72,12 @@ def test_train_writes_a_run_directory_that_reloads(tmp_path, corpus, capsys):
         assert (out / name).exists(), name
     saved = json.loads((out / "config.json").read_text())
     assert saved["task"] == "lm" and saved["config"]["model"]["hidden_size"] == 24
-    assert saved["config"]["data"]["train_file"] == str(corpus)
+    assert saved["config"]["data"]["train_file"] == str(corpus.resolve())
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and "val_perplexity" in json.loads(lines[-1])
     # reloading gives the same model, and predictions do not depend on the process
-    _, _, model = lm.load(out)
-    _, _, again = lm.load(out)
+    model = rk.load(out).model
+    again = rk.load(out).model
     ids = torch.tensor([[1, 2, 3]])
     torch.testing.assert_close(model(ids)[0], again(ids)[0])
     capsys.readouterr()
@@ -98,13 +98,15 @@ def test_evaluate_predict_and_unknown_tokens(tmp_path, corpus, capsys):
     report = capsys.readouterr().out
     assert "perplexity:" in report and "accuracy:" in report
     assert main(["evaluate", str(out), "--data", str(corpus)]) == 0
+    assert rk.load(out).evaluate(data=corpus)["loss"] > 0  # a path object works too
+    assert rk.Run(out).metrics[-1]["split"] == str(corpus)
     assert main(["predict", str(out), "the cat", "--top-k", "2"]) == 0
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert record["text"] == "the cat" and len(record["next"]) == 2
     with pytest.warns(UserWarning, match="'zebra'"):
-        text = lm.generate(out, "the zebra", max_tokens=3, seed=0)
+        text = rk.load(out).generate("the zebra", max_tokens=3, seed=0)
     assert text.startswith("the <unk>")
-    assert lm.generate(out, "", max_tokens=3, seed=0)  # an empty prompt starts a new line
+    assert rk.load(out).generate("", max_tokens=3, seed=0)  # an empty prompt starts a new line
 
 
 def test_errors_speak_to_the_user(tmp_path, corpus, capsys):
@@ -127,8 +129,8 @@ def test_resume_continues_to_the_same_weights(tmp_path, corpus):
     straight = _train(tmp_path, corpus, "--epochs", "3", out="straight")
     part = _train(tmp_path, corpus, "--epochs", "1", out="part")
     assert main(["train", "lm", "--out", str(part), "--resume", "--epochs", "3"]) == 0
-    a = lm.load(straight)[2].state_dict()
-    b = lm.load(part)[2].state_dict()
+    a = rk.load(straight).model.state_dict()
+    b = rk.load(part).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert len((part / "metrics.jsonl").read_text().splitlines()) == 3
 
@@ -168,7 +170,7 @@ def test_character_level_chinese(tmp_path):
         main(["train", "lm", "--data", str(path), "--level", "char", "--out", str(out), *SMALL])
         == 0
     )
-    text = lm.generate(out, "窗外", max_tokens=5, greedy=True)
+    text = rk.load(out).generate("窗外", max_tokens=5, greedy=True)
     assert text.startswith("窗外") and len(text) == 7
 
 
@@ -209,7 +211,7 @@ def test_the_penn_treebank_command_runs(tmp_path, capsys, shared_data):
     saved = json.loads((out / "config.json").read_text())["config"]
     assert saved["trainer"]["scheduler"] == "step" and saved["trainer"]["decay_start"] == 4
     assert saved["model"]["init_range"] == 0.1 and saved["data"]["level"] is None
-    _, vocab, model = lm.load(out)
+    vocab = rk.load(out).pipeline.vocab
     assert len(vocab) == 10_001  # Mikolov's 10k words (with <unk> and <eos>) + <pad>
     capsys.readouterr()
     assert main(["evaluate", str(out), "--split", "test", "--dry-run"]) == 0
@@ -230,3 +232,43 @@ def test_each_distributed_process_reads_its_own_rows_of_every_batch(monkeypatch)
         for full, *parts in zip(whole[split], shards[0][split], shards[1][split], strict=True):
             assert torch.equal(parts[0]["x"], full["x"][0::2])
             assert torch.equal(parts[1]["x"], full["x"][1::2])
+
+
+def test_samples_while_training_are_greedy_continuations(tmp_path, corpus):
+    flags = ["--sample-every", "1", "--sample-prompt", "the cat", "--sample-tokens", "4"]
+    out = _train(tmp_path, corpus, *flags, "--log", "csv")
+    records = rk.Run(out).metrics
+    assert all(r["sample"].startswith("the cat ") for r in records)
+    final = rk.load(out).generate("the cat", max_tokens=4, greedy=True)
+    assert records[-1]["sample"] == final  # the sample is the model of that epoch, greedy
+    lines = (out / "metrics.csv").read_text().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("epoch,step,train_loss")
+    with pytest.raises(ValueError, match="--sample-prompt tokens not in the vocabulary: 'zebra'"):
+        rk.train("lm", out=tmp_path / "z", data=corpus, sample_every=1, sample_prompt="zebra")
+
+
+def test_the_last_step_objective_reads_each_window_from_a_fresh_state(tmp_path, corpus):
+    out = _train(tmp_path, corpus, "--objective", "last", "--seq-len", "3")
+    p = rk.load(out)
+    found = p.evaluate("valid")
+    stream = lm.streams(p.config.data, lm.load_corpus(p.config.data), p.pipeline.vocab, 0)["valid"]
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in stream:  # reference: every window alone, the token after its last
+            logits = torch.stack([p.model(row[None])[0][0, -1] for row in batch["x"]])
+            y = batch["y"][:, -1]
+            total += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+            count += len(y)
+    assert found["loss"] == pytest.approx(total / count, rel=1e-5)
+
+
+def test_model_options_of_the_tutorials(tmp_path, corpus):
+    args = ["--one-hot", "--output-norm", "batch", "--num-layers", "2", "--rnn-dropout", "0.1"]
+    out = _train(tmp_path, corpus, *args)
+    model = rk.load(out).model
+    vocab = len(rk.load(out).pipeline.vocab)
+    assert type(model.embedding).__name__ == "OneHot" and model.encoder.input_size == vocab
+    assert type(model.decoder[0]).__name__ == "FlatBatchNorm" and model.encoder.dropout == 0.1
+    assert model.output_dropout.p == 0.0
+    with pytest.raises(ValueError, match="one_hot inputs have no embedding table to tie"):
+        rk.train("lm", out=tmp_path / "t", data=corpus, one_hot=True, tie_weights=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import rnnkit as rk
 from rnnkit.cli import main
 from rnnkit.tasks import tag
 from rnnkit.train import load_checkpoint
@@ -61,7 +62,7 @@ def _train(tmp_path, files, *extra, out="run"):
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
-    return tag.load(run)[2].state_dict()
+    return rk.load(run).model.state_dict()
 
 
 def test_train_evaluate_and_predict_named_entities(tmp_path, files, capsys):
@@ -91,14 +92,14 @@ def test_train_evaluate_and_predict_named_entities(tmp_path, files, capsys):
     assert second["tokens"] == ["John", "visited", "Rome", "."] and len(second["tags"]) == 4
     lines = tmp_path / "lines.txt"
     lines.write_text("Mary visited Acme Corp .\n\nJohn visited Paris .\n", encoding="utf-8")
-    records = tag.predict(out, [], input_file=str(lines))
+    records = rk.load(out).predict(lines.read_text().splitlines())
     assert [r["tags"] for r in records] == [
         ["B-PER", "O", "B-ORG", "I-ORG", "O"],
         [],
         ["B-PER", "O", "B-LOC", "O"],
     ]
     # an unseen name is tagged from its characters and its context
-    assert tag.predict(out, ["Mary visited Londres ."])[0]["tags"][0] == "B-PER"
+    assert rk.load(out).predict(["Mary visited Londres ."])[0]["tags"][0] == "B-PER"
 
 
 def test_tags_seen_only_in_the_dev_set_are_counted_not_refused():
@@ -122,13 +123,13 @@ def test_resume_continues_to_the_same_weights(tmp_path, files):
 def test_the_run_keeps_the_weights_of_the_best_dev_epoch(tmp_path, files):
     best = _train(tmp_path, files, "--epochs", "3", out="best")
     last = _train(tmp_path, files, "--epochs", "3", "--final-weights", "last", out="last")
-    config = tag.load(best)[0]
+    config = rk.load(best).config
     assert (config.trainer.monitor, config.trainer.monitor_mode) == ("val_span_f1", "max")
     scores = [json.loads(line) for line in (best / "metrics.jsonl").read_text().splitlines()]
     assert len(scores) == 3
     for run, kept in ((best, "best"), (last, "last")):
         a = _weights(run)
-        model = tag.load(run)[2]
+        model = rk.load(run).model
         load_checkpoint(run / "checkpoint" / kept, model)
         assert all(torch.equal(a[k], model.state_dict()[k]) for k in a)
 
@@ -139,7 +140,7 @@ def test_tags_without_spans_pick_the_best_epoch_by_token_accuracy(tmp_path):
     out = tmp_path / "pos"
     args = ["train", "tag", "--data", str(train), "--label-col", "3", "--out", str(out), *SMALL]
     assert main([*args, "--epochs", "1", "--valid-fraction", "0.25"]) == 0
-    assert tag.load(out)[0].trainer.monitor == "val_accuracy"
+    assert rk.load(out).config.trainer.monitor == "val_accuracy"
     assert (out / "checkpoint" / "best").is_dir()
 
 
@@ -148,11 +149,12 @@ def test_deterministic_runs_give_identical_weights_and_predictions(tmp_path, fil
         _train(tmp_path, files, "--epochs", "2", "--deterministic", "--num-layers", "2", out=name)
         for name in ("a", "b")
     ]
-    assert tag.load(runs[0])[0].model.deterministic and tag.load(runs[0])[0].model.dropout == 0.5
+    config = rk.load(runs[0]).config
+    assert config.model.deterministic and config.model.dropout == 0.5
     a, b = _weights(runs[0]), _weights(runs[1])
     assert all(torch.equal(a[k], b[k]) for k in a)
     texts = ["Anna visited Initech Corp .", "John visited Rome ."]
-    assert tag.predict(runs[0], texts) == tag.predict(runs[1], texts)
+    assert rk.load(runs[0]).predict(texts) == rk.load(runs[1]).predict(texts)
 
 
 def test_every_subcommand_has_a_dry_run(tmp_path, files, capsys):
@@ -199,7 +201,7 @@ def test_per_frame_features_end_to_end(tmp_path, capsys):
     args = ["train", "tag", "--frames", str(train), "--dev", str(dev), "--out", str(out), *SMALL]
     assert main([*args, "--epochs", "12", "--lr", "0.02", "--no-crf"]) == 0
     assert (out / "vocab_frames.json").exists() and not (out / "vocab.json").exists()
-    results = tag.evaluate_run(out, "valid")
+    results = rk.load(out).evaluate("valid")
     assert set(results) == {"loss", "accuracy"} and results["accuracy"] > 0.9
     capsys.readouterr()
     assert main(["predict", str(out), "--input", str(dev)]) == 0
@@ -207,6 +209,8 @@ def test_per_frame_features_end_to_end(tmp_path, capsys):
     xs, _ = make_frames(24, 1)
     assert len(records) == 24 and [len(r["labels"]) for r in records] == [len(x) for x in xs]
     assert set(records[0]["labels"]) <= {"still", "moving"}
+    one = rk.load(out).predict(np.asarray(xs[0]))  # one (T, F) array is one sequence
+    assert one == [{"sequence": 0, "labels": records[0]["labels"]}]
     assert main(["predict", str(out), "some text"]) == 1
     assert "give them with --input FILE.npz" in capsys.readouterr().err
 
@@ -226,7 +230,7 @@ def test_conll2003_dry_run_on_the_real_data(tmp_path, capsys, shared_data):
         str(out),
     ]
     assert main([*args, "--crf", "--char-encoder", "lstm", *SMALL, "--dry-run"]) == 0
-    assert tag.load(out)[1].tags.labels == [
+    assert rk.load(out).pipeline.tags.labels == [
         *("B-LOC", "B-MISC", "B-ORG", "B-PER", "I-LOC", "I-MISC", "I-ORG", "I-PER", "O")
     ]
     capsys.readouterr()

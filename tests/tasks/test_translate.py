@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import rnnkit as rk
 from rnnkit.cli import main
-from rnnkit.tasks import translate
+from rnnkit.tasks import TaskError, get_task, translate
+from rnnkit.train import BucketLoader
 
 SMALL = [
     "--embedding-size",
@@ -66,8 +68,8 @@ def test_train_writes_a_run_directory_and_translates_from_it(tmp_path, corpus):
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and "val_perplexity" in json.loads(lines[-1])
     texts = ["ein hund läuft .", "eine katze schläft", "Ein Mann sieht eine rote Katze."]
-    first = translate.translate(out, texts, beam=3)
-    assert translate.translate(out, texts, beam=3) == first  # a fresh load each time
+    first = rk.load(out).translate(texts, beam=3)
+    assert rk.load(out).translate(texts, beam=3) == first  # a fresh load each time
     assert [r["source"] for r in first] == texts and first[2]["unknown"] == ["rote"]
 
 
@@ -80,12 +82,14 @@ def test_save_reload_translates_like_the_trained_model(tmp_path, corpus):
             "trainer": {"epochs": 1},
         }
     )
-    trainer = translate.train(config, tmp_path / "api")
-    _, src_vocab, _, reloaded = translate.load(tmp_path / "api")
+    trainer = get_task("translate").train(config, tmp_path / "api")
+    reloaded = rk.load(tmp_path / "api")
+    trained = rk.load(tmp_path / "api")
+    trained.model = trainer.model.eval()
     texts = ["ein mann läuft .", "eine frau sieht ein hund ."]
     for beam in (1, 4):
-        a = translate.decode_texts(trainer.model.eval(), config, src_vocab, texts, beam)
-        b = translate.decode_texts(reloaded, config, src_vocab, texts, beam)
+        a = trained.decode(texts, beam)
+        b = reloaded.decode(texts, beam)
         assert [(h[0].tokens, h[0].score) for h in a] == [(h[0].tokens, h[0].score) for h in b]
 
 
@@ -97,7 +101,7 @@ def test_evaluate_reports_bleu_and_perplexity(tmp_path, corpus, capsys):
     for key in ("perplexity:", "bleu_greedy:", "bleu_tokenized_beam3:", "bleu_signature: nrefs:1"):
         assert key in report, key
     assert main(["evaluate", str(out), "--data", str(corpus["pairs.tsv"])]) == 0
-    record = translate.evaluate_run(out, "valid")
+    record = rk.load(out).evaluate("valid")
     assert 0.0 <= record["bleu_beam3"] <= 100.0 and record["perplexity"] > 1.0
 
 
@@ -124,12 +128,12 @@ def test_predict_and_translate_with_attention_plots(tmp_path, corpus, capsys):
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert record["source"] == "ein hund läuft" and len(record["alternatives"]) == 1
     assert png.exists() and record["attention_plot"] == str(png)
-    records = translate.translate(out, ["ein hund", "eine katze"], beam=2, show_attention=str(png))
+    records = rk.load(out).translate(["ein hund", "eine katze"], beam=2, show_attention=str(png))
     assert [Path(r["attention_plot"]).name for r in records] == ["attn-1.png", "attn-2.png"]
     assert all((tmp_path / f"attn-{i}.png").exists() for i in (1, 2))
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("ein mann\neine frau schläft\n", encoding="utf-8")
-    greedy = translate.translate(out, [], input_file=str(inputs), beam=1)
+    greedy = rk.load(out).translate(inputs.read_text().splitlines(), beam=1)
     assert [r["source"] for r in greedy] == ["ein mann", "eine frau schläft"]
 
 
@@ -138,8 +142,8 @@ def test_resume_continues_to_the_same_weights(tmp_path, corpus):
     straight = _train(tmp_path, corpus, "--epochs", "3", "--scheduler", "none", out="straight")
     part = _train(tmp_path, corpus, "--epochs", "1", "--scheduler", "none", out="part")
     assert main(["train", "translate", "--out", str(part), "--resume", "--epochs", "3"]) == 0
-    a = translate.load(straight)[3].state_dict()
-    b = translate.load(part)[3].state_dict()
+    a = rk.load(straight).model.state_dict()
+    b = rk.load(part).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -152,11 +156,10 @@ def test_teacher_forcing_decays_by_epoch_and_batches_carry_it(tmp_path, corpus):
     )
     pairs = translate.load_pairs(config.data)
     assert len(pairs["train"]) == 152 and len(pairs["valid"]) == 8  # valid_fraction 0.05
-    src, tgt = translate.build_vocabs(config.data, pairs["train"])
-    data = translate.encode(config.data, pairs["train"], src, tgt)
-    batches = translate.Batches(
-        data, 64, True, ratio=lambda e: config.model.teacher_forcing_at(e, 3)
-    )
+    pipeline = translate.TranslatePipeline.build(config.data, pairs["train"])
+    data = pipeline.encode(pairs["train"])
+    config = config.replace(trainer=config.trainer.replace(epochs=3, seed=0))
+    batches = translate.training_batches(config, data)
     ratios = []
     for epoch in range(3):
         batches.set_epoch(epoch)
@@ -178,7 +181,8 @@ def test_every_subcommand_has_a_dry_run(tmp_path, corpus, capsys):
     assert main(["evaluate", str(out), "--split", "valid", "--dry-run"]) == 0
     assert main(["predict", str(out), "ein hund", "eine katze", "--dry-run"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()[-1:]) == 1
-    assert len(translate.translate(out, ["ein hund", "eine katze"], dry_run=True)) == 1
+    assert main(["translate", str(out), "ein hund", "eine katze", "--dry-run"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
 
 
 def test_errors_speak_to_the_user(tmp_path, corpus, capsys):
@@ -198,15 +202,15 @@ def test_errors_speak_to_the_user(tmp_path, corpus, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run)]) == 1
     assert "no 'test' split (it has train, valid)" in capsys.readouterr().err
-    with pytest.raises(translate.TaskError, match="line 2 has no tokens"):
-        translate.translate(run, ["ein hund", "  "])
-    with pytest.raises(translate.TaskError, match="--beam must be >= 1"):
-        translate.translate(run, ["ein hund"], beam=0)
+    with pytest.raises(TaskError, match="line 2 has no tokens"):
+        rk.load(run).translate(["ein hund", "  "])
+    with pytest.raises(TaskError, match="--beam must be >= 1"):
+        rk.load(run).translate(["ein hund"], beam=0)
     plain = tmp_path / "plain"
     args = ["--pairs-file", str(corpus["pairs.tsv"]), *SMALL, "--attention", "none"]
     assert main(["train", "translate", *args, "--out", str(plain), "--dry-run"]) == 0
-    with pytest.raises(translate.TaskError, match="has no attention"):
-        translate.translate(plain, ["ein hund"], show_attention=str(tmp_path / "a.png"))
+    with pytest.raises(TaskError, match="has no attention"):
+        rk.load(plain).translate(["ein hund"], show_attention=str(tmp_path / "a.png"))
 
 
 @pytest.mark.shared_data
@@ -227,7 +231,7 @@ def _encoded_training_pairs(corpus):
         {"data": {"pairs_file": str(corpus["pairs.tsv"]), "dataset": None, "min_freq": 1}}
     )
     pairs = translate.load_pairs(config.data)["train"]
-    return translate.encode(config.data, pairs, *translate.build_vocabs(config.data, pairs))
+    return translate.TranslatePipeline.build(config.data, pairs).encode(pairs)
 
 
 def test_batches_are_sharded_across_ddp_ranks(corpus, monkeypatch):
@@ -237,7 +241,7 @@ def test_batches_are_sharded_across_ddp_ranks(corpus, monkeypatch):
     for shuffle in (True, False):
         for rank in range(3):
             monkeypatch.setenv("RANK", str(rank))
-            batches = translate.Batches(data, 16, shuffle=shuffle, seed=1)
+            batches = BucketLoader(data, 16, shuffle=shuffle, seed=1)
             seen[shuffle, rank] = [tuple(b["x"][:, 0].tolist()) for b in batches]
             assert len(seen[shuffle, rank]) == len(batches)
     # 152 pairs = 10 batches: training ranks take 3 each (equal steps), evaluation all 10
@@ -252,22 +256,22 @@ def test_sharded_batches_resume_mid_epoch_on_every_rank(corpus, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     for rank in range(2):
         monkeypatch.setenv("RANK", str(rank))
-        whole = translate.Batches(data, 16, shuffle=True, seed=4)
+        whole = BucketLoader(data, 16, shuffle=True, seed=4)
         whole.set_epoch(1)
         wanted = [b["x"] for b in whole]
-        part = translate.Batches(data, 16, shuffle=True, seed=4)
+        part = BucketLoader(data, 16, shuffle=True, seed=4)
         part.set_epoch(1)
         batches = iter(part)
         first = [next(batches)["x"] for _ in range(2)]
         state = part.state_dict()  # what this rank's checkpoint holds after two steps
-        resumed = translate.Batches(data, 16, shuffle=True, seed=4)
+        resumed = BucketLoader(data, 16, shuffle=True, seed=4)
         resumed.set_epoch(1)
         resumed.load_state_dict(state)
         got = first + [b["x"] for b in resumed]
         assert len(got) == len(wanted) == 5 and all(map(torch.equal, got, wanted))
     monkeypatch.setenv("WORLD_SIZE", "16")
-    with pytest.raises(translate.TaskError, match="10 batches of 16, too few for 16 processes"):
-        translate.Batches(data, 16, shuffle=True)
+    with pytest.raises(ValueError, match="10 batches of 16, too few for 16 processes"):
+        BucketLoader(data, 16, shuffle=True)
 
 
 def test_the_translate_command_writes_translations_and_attention_plots(tmp_path, corpus, capsys):

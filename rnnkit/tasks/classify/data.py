@@ -1,0 +1,189 @@
+"""The labelled texts of a classification run: reading the splits, the vocabulary pipeline,
+encoding and batches.
+
+The validation split, when no file is given, is a seeded random ``valid_fraction`` of the
+training examples (``split_seed``), so ``evaluate --split valid`` sees the same examples as
+training did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from rnnkit.data import (
+    DataError,
+    DownloadError,
+    LabelMap,
+    PretrainedVectors,
+    SequenceDataset,
+    Vocab,
+    ag_news,
+    encode_classification,
+    get_tokenizer,
+    imdb,
+    load_vectors,
+    read_ag_news_csv,
+)
+from rnnkit.data.texts import LabelledTexts, carve_split, read_labelled_table
+from rnnkit.runs import Run, TaskError
+from rnnkit.tasks.classify.config import ClassifyDataConfig
+from rnnkit.train import BucketLoader, ResumableLoader, RunDir
+
+
+def _columns(data: ClassifyDataConfig) -> tuple[list[str | int], str | int]:
+    if data.header:
+        return list(data.text_col), data.label_col
+    try:
+        return [int(c) for c in data.text_col], int(data.label_col)
+    except ValueError:
+        raise TaskError(
+            f"with --no-header, --text-col and --label-col are 0-based column indices; got "
+            f"{data.text_col} and {data.label_col!r}"
+        ) from None
+
+
+def read_table(path: str, data: ClassifyDataConfig) -> LabelledTexts:
+    """The ``(text, label)`` rows of a user's CSV/TSV/JSONL file."""
+    text_cols, label_col = _columns(data)
+    try:
+        return read_labelled_table(
+            path, text_cols, label_col, data.file_format, data.header, data.skip_empty
+        )
+    except DataError as err:  # name the command-line flag, not the Python argument
+        raise TaskError(str(err).replace("skip_empty=True", "--skip-empty")) from None
+
+
+def _builtin(data: ClassifyDataConfig, split: str) -> LabelledTexts:
+    load = {"ag_news": ag_news, "imdb": imdb}[data.dataset]  # type: ignore[index]
+    try:
+        examples = load(data.data_dir, splits=split)[split]
+    except DownloadError as err:
+        raise TaskError(f"{data.dataset} {split} split: {err}") from None
+    return LabelledTexts(examples, f"{data.dataset} {split}", list(range(len(examples))))
+
+
+def load_texts(data: ClassifyDataConfig, splits: Sequence[str]) -> dict[str, LabelledTexts]:
+    """The examples of the requested splits (``train``, ``valid``, ``test``) that exist."""
+    own = data.train_file is not None
+    if not own and data.dataset is None:
+        raise TaskError("choose a --dataset (ag_news, imdb) or give your own --train-file")
+    out: dict[str, LabelledTexts] = {}
+    if "test" in splits and (data.test_file or not own):
+        out["test"] = read_table(data.test_file, data) if data.test_file else _builtin(data, "test")
+    if "valid" in splits and data.valid_file is not None:
+        out["valid"] = read_table(data.valid_file, data)
+    carve = "valid" in splits and data.valid_file is None and data.valid_fraction > 0
+    if "train" in splits or carve:
+        train = read_table(data.train_file, data) if own else _builtin(data, "train")  # type: ignore[arg-type]
+        if carve:
+            try:
+                train, out["valid"] = carve_split(train, data.valid_fraction, data.split_seed)
+            except DataError as err:
+                raise TaskError(str(err)) from None
+        if "train" in splits:
+            out["train"] = train
+    return out
+
+
+def eval_texts(data: ClassifyDataConfig, split: str, data_file: str | None) -> LabelledTexts:
+    """The examples ``evaluate`` scores: a split of the run's data, or a file."""
+    if data_file is not None:
+        if data.train_file is None and data.dataset == "ag_news":  # the char-CNN CSV format
+            examples = read_ag_news_csv(data_file)
+            return LabelledTexts(examples, data_file, list(range(len(examples))))
+        return read_table(data_file, data)
+    texts = load_texts(data, (split,))
+    if split not in texts:
+        has = ["train"]
+        has += ["valid"] if data.valid_file or data.valid_fraction else []
+        has += ["test"] if data.test_file or data.train_file is None else []
+        raise TaskError(
+            f"this run's data has no {split!r} split (it has {', '.join(has)}); "
+            "evaluate a file with --data FILE"
+        )
+    return texts[split]
+
+
+@dataclass
+class ClassifyPipeline:
+    """Texts <-> ids and labels <-> class ids: the run's vocabulary, label map and tokenizer."""
+
+    vocab: Vocab
+    labels: LabelMap
+    data: ClassifyDataConfig
+    vectors: PretrainedVectors | None = None
+    """Pretrained vectors to start the embeddings from (training only: the weights keep them)."""
+
+    def tokens(self, text: str | Sequence[str]) -> list[str]:
+        """The tokens the model reads of a text (or of a token list), cut to max_len."""
+        tokens = get_tokenizer(self.data.tokenizer)(text) if isinstance(text, str) else text
+        return list(tokens)[: self.data.max_len]
+
+    def ids(self, text: str | Sequence[str]) -> Tensor:
+        return torch.tensor(self.vocab.encode(self.tokens(text)), dtype=torch.int64)
+
+    def encode(self, texts: LabelledTexts) -> SequenceDataset:
+        """Token ids and label ids of a split; unknown labels and empty texts name their line."""
+        data = self.data
+        try:
+            return encode_classification(
+                texts.examples, data.tokenizer, self.vocab, self.labels, data.max_len
+            )
+        except ValueError as err:
+            tokenize = get_tokenizer(data.tokenizer)
+            for i, (text, label) in enumerate(texts.examples):
+                if label not in self.labels:
+                    known = ", ".join(map(repr, self.labels.labels[:20]))
+                    raise TaskError(
+                        f"{texts.locate(i)}: label {label!r} was not seen in training "
+                        f"(the run knows {known})"
+                    ) from None
+                if not tokenize(text):
+                    raise TaskError(
+                        f"{texts.locate(i)}: the text has no tokens for the {data.tokenizer!r} "
+                        f"tokenizer: {text[:80]!r}"
+                    ) from None
+            raise TaskError(f"{texts.origin}: {err}") from None
+
+    def save(self, run: RunDir) -> None:
+        run.save_vocab(self.vocab)
+        run.save_vocab(self.labels, name="labels")
+
+    @classmethod
+    def load(cls, run: Run, data: ClassifyDataConfig) -> ClassifyPipeline:
+        d = run.dir
+        vocab = Vocab.from_dict(d.load_vocab(), source=str(d.vocab_path()))
+        labels = LabelMap.from_dict(d.load_vocab("labels"), source=str(d.vocab_path("labels")))
+        return cls(vocab, labels, data)
+
+
+def build_pipeline(data: ClassifyDataConfig, train: LabelledTexts) -> ClassifyPipeline:
+    """Vocabulary and label map of the training examples (and the --vectors of its words)."""
+    tokenize = get_tokenizer(data.tokenizer)
+    vocab = Vocab.build((tokenize(t) for t, _ in train.examples), data.min_freq, data.max_vocab)
+    labels = LabelMap.from_labels(label for _, label in train.examples)
+    if len(labels) < 2:
+        raise TaskError(
+            f"{train.origin}: every training example has the label {labels.labels[0]!r}; "
+            "a classifier needs at least 2 labels"
+        )
+    vectors = load_vectors(data.vectors, vocab, seed=data.split_seed) if data.vectors else None
+    return ClassifyPipeline(vocab, labels, data, vectors)
+
+
+def train_batches(ds: SequenceDataset, data: ClassifyDataConfig, seed: int) -> Any:
+    """Shuffled training batches, bucketed by length or plain random (both resumable)."""
+    if data.batching == "bucket":
+        return BucketLoader(ds, data.batch_size, shuffle=True, seed=seed)
+    return ResumableLoader(ds, data.batch_size, shuffle=True, collate_fn=ds.collate, seed=seed)
+
+
+def eval_batches(ds: SequenceDataset, data: ClassifyDataConfig) -> BucketLoader:
+    """Evaluation batches sorted by length (the least padding; order does not change metrics)."""
+    size = data.eval_batch_size
+    return BucketLoader(ds, size, shuffle=False, chunk_size=max(len(ds), size))

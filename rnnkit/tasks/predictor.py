@@ -1,0 +1,127 @@
+"""Predictor: a trained run, loaded once, that predicts, evaluates and (where the model allows)
+steps through a stream.
+
+Every task's predictor keeps three stages apart, so that each can be replaced on its own (an
+exported model's runtime in place of :meth:`Predictor.forward`, a server batching requests
+around it):
+
+* ``preprocess(inputs) -> batch``: raw inputs (texts, token lists, arrays) to tensors;
+* ``forward(batch) -> outputs``: the model on tensors, nothing else;
+* ``postprocess(inputs, batch, outputs) -> records``: tensors back to names (labels, tags,
+  tokens), one dict per input, the same dicts ``rnnkit predict`` prints as JSON lines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from rnnkit.runs import Run, TaskError
+from rnnkit.tasks.common import read_lines
+from rnnkit.train.objective import move_batch
+
+if TYPE_CHECKING:
+    from rnnkit.tasks.base import Task
+
+
+class Predictor:
+    """A trained model with its pipeline, ready for inputs.
+
+    Built by :func:`rnnkit.load` (or ``Task.load``), not directly.
+
+    Args:
+        task: the task.
+        run: the opened run directory.
+        config: the run's task config.
+        pipeline: its vocabularies / label maps / statistics.
+        model: the trained model, in eval mode, on its device.
+    """
+
+    def __init__(self, task: Task, run: Run, config: Any, pipeline: Any, model: nn.Module) -> None:
+        self.task, self.run, self.config = task, run, config
+        self.pipeline, self.model = pipeline, model
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.run.path)!r}, device={str(self.device)!r})"
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs."""
+        return next(self.model.parameters()).device
+
+    @property
+    def batch_size(self) -> int:
+        """Inputs per forward pass (the run's evaluation batch size)."""
+        return int(self.config.data.eval_batch_size)
+
+    # ------------------------------------------------------------ the stages
+
+    def preprocess(self, inputs: Sequence[Any]) -> dict[str, Any]:
+        """Raw inputs -> a batch of tensors (on the CPU)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def forward(self, batch: dict[str, Any]) -> Any:
+        """The model on one batch (moved to the model's device); returns tensors."""
+        raise NotImplementedError
+
+    def postprocess(self, inputs: Sequence[Any], batch: dict[str, Any], outputs: Any) -> list[dict]:
+        """Tensors -> one record per input."""
+        raise NotImplementedError
+
+    def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """A batch with its tensors on the model's device (``lengths`` stays on the CPU)."""
+        return move_batch(batch, self.device)
+
+    # ------------------------------------------------------------ the public calls
+
+    def predict(self, inputs: Sequence[Any], **options: Any) -> list[dict[str, Any]]:
+        """One record per input, computed in batches of :attr:`batch_size`.
+
+        Args:
+            inputs: a list of inputs of the task (texts, token lists, arrays; see the task).
+            **options: the task's options (e.g. ``top_k``).
+
+        Returns:
+            The same dicts as ``rnnkit predict`` prints, in the order of ``inputs``.
+        """
+        inputs = self.check_inputs(inputs)
+        records: list[dict[str, Any]] = []
+        for start in range(0, len(inputs), self.batch_size):
+            chunk = inputs[start : start + self.batch_size]
+            batch = self.preprocess(chunk)
+            records += self.postprocess(chunk, batch, self.forward(batch), **options)
+        return records
+
+    def read_inputs(self, texts: Sequence[str], input_file: str | None) -> list[Any]:
+        """The inputs of ``rnnkit predict``: its TEXT arguments or the lines of ``--input``."""
+        return read_lines(input_file, texts)
+
+    def check_inputs(self, inputs: Any) -> list[Any]:
+        """``inputs`` as a list (one text is a list of one)."""
+        if isinstance(inputs, str):
+            return [inputs]
+        return list(inputs)
+
+    def evaluate(
+        self,
+        split: str | None = None,
+        data: str | os.PathLike | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Loss and metrics on a split of the run's data (default: test) or on a file.
+
+        The result is also appended to the run's metrics.jsonl as ``{"split": ..., ...}``.
+        """
+        raise NotImplementedError
+
+    def step(self, inputs: Any, state: Any = None) -> tuple[Any, Any]:
+        """One step of a stream: the outputs after ``inputs`` and the state to pass next."""
+        raise TaskError(
+            f"a {self.task.name} model has no step-by-step mode; use predict() on whole inputs"
+        )

@@ -1,0 +1,128 @@
+"""The sentence pairs of a translation run: reading the splits, the two vocabularies, encoding,
+detokenising, and batches.
+
+Both sides are tokenised alike (default: lower-cased words); the target vocabulary has
+``<bos>``/``<eos>``. The run directory holds ``vocab_src.json`` and ``vocab_tgt.json``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rnnkit.data import (
+    SequenceDataset,
+    Vocab,
+    encode_pairs,
+    get_tokenizer,
+    multi30k,
+    read_parallel,
+    read_parallel_tsv,
+)
+from rnnkit.runs import Run, TaskError
+from rnnkit.tasks.translate.config import TranslateConfig, TranslateDataConfig
+from rnnkit.train import BucketLoader, RunDir
+
+Pairs = list[tuple[str, str]]
+
+
+def load_pairs(config: TranslateDataConfig) -> dict[str, Pairs]:
+    """The sentence pairs of every split the config names (``train``, ``valid``, maybe ``test``)."""
+    if config.src_file is not None or config.pairs_file is not None:
+        if config.pairs_file is not None:
+            train = read_parallel_tsv(config.pairs_file)
+        else:
+            train = read_parallel(config.src_file, config.tgt_file)  # type: ignore[arg-type]
+        splits: dict[str, Pairs] = {"train": train}
+        if config.valid_src_file is None and config.valid_fraction > 0:
+            n = max(1, int(len(train) * config.valid_fraction))
+            if n >= len(train):
+                raise TaskError(
+                    f"{len(train)} training pairs are too few to keep {n} for validation; give "
+                    "--valid-src-file/--valid-tgt-file or lower --valid-fraction"
+                )
+            splits = {"train": train[:-n], "valid": train[-n:]}
+        for split in ("valid", "test"):
+            src, tgt = getattr(config, f"{split}_src_file"), getattr(config, f"{split}_tgt_file")
+            if src is not None:
+                splits[split] = read_parallel(src, tgt)
+        return splits
+    if config.dataset == "multi30k":
+        return multi30k(config.data_dir, src=config.src, tgt=config.tgt)
+    raise TaskError("choose a --dataset or give your own --src-file/--tgt-file or --pairs-file")
+
+
+def detokenize(tokens: Sequence[str], tokenizer: str) -> str:
+    """Text from tokens: undo the ``words`` tokenizer's splits (``man ' s .`` -> ``man's.``)."""
+    if tokenizer == "chars":
+        return "".join(tokens)
+    text = " ".join(tokens)
+    if tokenizer == "words":
+        text = re.sub(r" ([.,!?;:)])", r"\1", text)
+        text = re.sub(r"\( ", "(", text).replace(" ' ", "'")
+    return text
+
+
+@dataclass
+class TranslatePipeline:
+    """Sentences <-> ids on both sides: the source and target vocabularies and the tokenizer."""
+
+    src: Vocab
+    tgt: Vocab
+    data: TranslateDataConfig
+
+    @classmethod
+    def build(cls, data: TranslateDataConfig, train: Pairs) -> TranslatePipeline:
+        """Vocabularies of the training pairs (the target with <bos>/<eos>)."""
+        tokenize = get_tokenizer(data.tokenizer)
+        src = Vocab.build((tokenize(s) for s, _ in train), data.min_freq, data.max_vocab)
+        tgt = Vocab.build(
+            (tokenize(t) for _, t in train), data.min_freq, data.max_vocab, bos=True, eos=True
+        )
+        return cls(src, tgt, data)
+
+    def source_tokens(self, text: str) -> list[str]:
+        """The source tokens the model reads of a sentence (cut to max_len)."""
+        tokens = get_tokenizer(self.data.tokenizer)(text)
+        return tokens[: self.data.max_len] if self.data.max_len else tokens
+
+    def encode(self, pairs: Pairs) -> SequenceDataset:
+        d = self.data
+        try:
+            return encode_pairs(pairs, d.tokenizer, self.src, d.tokenizer, self.tgt, d.max_len)
+        except ValueError as err:  # an empty side after tokenisation: say which pair
+            raise TaskError(f"cannot encode the sentence pairs: {err}") from err
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return detokenize(tokens, self.data.tokenizer)
+
+    def save(self, run: RunDir) -> None:
+        run.save_vocab(self.src, name="src")
+        run.save_vocab(self.tgt, name="tgt")
+
+    @classmethod
+    def load(cls, run: Run, data: TranslateDataConfig) -> TranslatePipeline:
+        d = run.dir
+        src = Vocab.from_dict(d.load_vocab("src"), source=str(d.vocab_path("src")))
+        tgt = Vocab.from_dict(d.load_vocab("tgt"), source=str(d.vocab_path("tgt")))
+        return cls(src, tgt, data)
+
+
+def training_batches(config: TranslateConfig, data: SequenceDataset) -> BucketLoader:
+    """Shuffled bucketed batches, each with its epoch's teacher-forcing ratio."""
+    epochs = config.trainer.epochs
+
+    def ratio(epoch: int) -> dict[str, float]:
+        return {"teacher_forcing": config.model.teacher_forcing_at(epoch, epochs)}
+
+    try:
+        return BucketLoader(
+            data, config.data.batch_size, True, config.trainer.seed or 0, extras=ratio
+        )
+    except ValueError as err:  # too few batches for the processes
+        raise TaskError(str(err)) from None
+
+
+def eval_batches(data: SequenceDataset, config: TranslateDataConfig) -> BucketLoader:
+    return BucketLoader(data, config.eval_batch_size, shuffle=False)

@@ -1,0 +1,83 @@
+"""rnnkit.runs: starting a run directory only when it can take the run, opening and checking a
+saved one, and recording the user code a run needs."""
+
+import json
+import sys
+
+import pytest
+
+import rnnkit as rk
+from rnnkit.runs import Run, TaskError, check_out, imports_for, start_run
+from rnnkit.tasks.lm import LMConfig
+
+CELL = """
+import torch
+from torch.nn import functional as F
+import rnnkit as rk
+
+
+@rk.register_cell("recorded_rnn")
+class RecordedRNN(rk.cells.Cell):
+    def __init__(self, input_size, hidden_size):
+        super().__init__(input_size, hidden_size)
+        self.w = torch.nn.Parameter(torch.zeros(hidden_size, input_size))
+
+    def project(self, x):
+        return F.linear(x, self.w)
+
+    def step(self, gx, h):
+        return torch.tanh(gx + h)
+"""
+
+
+def test_a_run_directory_is_checked_before_anything_is_written(tmp_path):
+    config = LMConfig()
+    run = start_run("lm", config, tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["task"] == "lm" and saved["imports"] == [] and saved["rnnkit_version"]
+    with pytest.raises(TaskError, match="already holds a run; pass --resume"):
+        check_out(tmp_path / "run", resume=False)
+    with pytest.raises(TaskError, match="has no checkpoint yet"):
+        check_out(run.path, resume=True)
+    with pytest.raises(TaskError, match="holds no run to resume"):
+        check_out(tmp_path / "other", resume=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TaskError, match="--out .* is a file"):
+        check_out(tmp_path / "file", resume=False)
+
+
+def test_an_opened_run_and_what_it_refuses(tmp_path):
+    start_run("lm", LMConfig(), tmp_path / "run")
+    run = Run(tmp_path / "run")
+    assert run.task == "lm" and isinstance(run.config, LMConfig) and run.metrics == []
+    assert set(run.paths) == {"config"}
+    with pytest.raises(TaskError, match="has no trained weights yet"):
+        run.load()
+    with pytest.raises(TaskError, match="is a 'lm' run, not 'tag'"):
+        Run(tmp_path / "run", task="tag")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("{not json")
+    with pytest.raises(TaskError, match="line 1, column 2: invalid JSON"):
+        Run(tmp_path / "bad")
+    (tmp_path / "bad" / "config.json").write_text('{"task": "lm"}')
+    with pytest.raises(TaskError, match="needs 'task' and 'config'"):
+        Run(tmp_path / "bad")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    del saved["imports"]  # a run directory from before imports were recorded
+    saved["config"]["model"].pop("cell_options")
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    assert Run(tmp_path / "run").config.model.cell_options == {}
+
+
+def test_the_module_of_a_user_cell_is_recorded(tmp_path, monkeypatch):
+    path = tmp_path / "recorded_cells.py"
+    path.write_text(CELL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import recorded_cells  # noqa: F401  (the user's own import, as in a script)
+
+    config = LMConfig().replace(model=LMConfig().model.replace(cell="recorded_rnn"))
+    assert imports_for(config) == [str(path)]
+    assert imports_for(config, [str(path)]) == [str(path)]  # not twice
+    assert imports_for(LMConfig(), ["pkg.cells"]) == ["pkg.cells"]
+    assert sys.modules["recorded_cells"].__file__ == str(path)
+    assert "recorded_rnn" in rk.available_cells()
