@@ -55,6 +55,7 @@ def without_clock(record: Mapping[str, Any]) -> dict[str, Any]:
     """``record`` without its wall-clock entries (:data:`CLOCK_KEYS`), for comparing runs."""
     return {k: v for k, v in record.items() if k not in CLOCK_KEYS}
 
+
 RUN_FORMAT = "rnnkit.run"
 """The ``format`` value of the marker file."""
 RUN_FORMAT_VERSION = 1
