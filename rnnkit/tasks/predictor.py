@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from rnnkit.runs import Run, TaskError
-from rnnkit.tasks.common import read_lines
+from rnnkit.tasks.inputs import read_inputs
 from rnnkit.train.objective import move_batch
 
 if TYPE_CHECKING:
@@ -97,9 +97,18 @@ class Predictor:
             records += self.postprocess(chunk, batch, self.forward(batch), **options)
         return records
 
-    def read_inputs(self, texts: Sequence[str], input_file: str | None) -> list[Any]:
-        """The inputs of ``rnnkit predict``: its TEXT arguments or the lines of ``--input``."""
-        return read_lines(input_file, texts)
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        """The fields of a JSONL (or columns of a CSV) ``--input`` read without
+        ``--input-field``: ``("text",)``, or the run's own text columns."""
+        return ("text",)
+
+    def read_inputs(
+        self, texts: Sequence[str], input_file: str | None, input_field: str | None = None
+    ) -> list[Any]:
+        """The inputs of ``rnnkit predict``: its TEXT arguments, or ``--input FILE`` read by its
+        kind (JSONL and CSV/TSV by field, other files by line; see ``rnnkit.tasks.inputs``)."""
+        return read_inputs(texts, input_file, input_field, self.input_fields)
 
     def check_inputs(self, inputs: Any) -> list[Any]:
         """``inputs`` as a list (one text is a list of one)."""

@@ -50,12 +50,10 @@ def _columns(data: ClassifyDataConfig) -> tuple[list[str | int], str | int]:
 def read_table(path: str, data: ClassifyDataConfig) -> LabelledTexts:
     """The ``(text, label)`` rows of a user's CSV/TSV/JSONL file."""
     text_cols, label_col = _columns(data)
-    try:
-        return read_labelled_table(
-            path, text_cols, label_col, data.file_format, data.header, data.skip_empty
-        )
-    except DataError as err:  # name the command-line flag, not the Python argument
-        raise TaskError(str(err).replace("skip_empty=True", "--skip-empty")) from None
+    # a DataError's hint names skip_empty=True in Python and --skip-empty on the command line
+    return read_labelled_table(
+        path, text_cols, label_col, data.file_format, data.header, data.skip_empty
+    )
 
 
 def _builtin(data: ClassifyDataConfig, split: str) -> LabelledTexts:

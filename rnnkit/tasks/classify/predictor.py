@@ -42,6 +42,17 @@ def metrics(num_classes: int) -> list:
 class ClassifyPredictor(Predictor):
     """Labels texts. Inputs of :meth:`predict`: texts (tokenised as in training) or token lists."""
 
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        """The run's text columns, when they are named (``--text-col review``), else ``text``."""
+        data = self.config.data
+        named = (
+            data.header
+            and data.train_file is not None
+            and all(isinstance(c, str) for c in data.text_col)
+        )
+        return tuple(data.text_col) if named else ("text",)
+
     def preprocess(self, inputs: Sequence[str | Sequence[str]]) -> dict[str, Any]:
         ids = []
         for i, text in enumerate(inputs):

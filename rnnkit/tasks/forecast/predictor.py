@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.data.calendar import calendar_of, future_times
-from rnnkit.runs import TaskError
+from rnnkit.errors import TaskError, UsageError
 from rnnkit.tasks.common import Take
 from rnnkit.tasks.forecast.data import SeriesData, prepare
 from rnnkit.tasks.predictor import Predictor
@@ -69,10 +69,17 @@ class ForecastPredictor(Predictor):
     ``(rows, F)`` of the run's input series (``pipeline.columns``) in the original units.
     """
 
-    def read_inputs(self, texts: Sequence[str], input_file: str | None) -> list[Any]:
+    def read_inputs(
+        self, texts: Sequence[str], input_file: str | None, input_field: str | None = None
+    ) -> list[Any]:
         if texts or input_file is None:
-            raise TaskError(
+            raise UsageError(
                 "forecast predict reads recent rows from --input FILE (a CSV), not TEXT"
+            )
+        if input_field is not None:
+            raise UsageError(
+                "--input-field picks the text field of JSONL inputs; a forecast reads the run's "
+                "columns from a CSV"
             )
         return [input_file]
 

@@ -81,6 +81,11 @@ class LMPipeline:
     def encode(self, tokens: list[str]) -> Tensor:
         return torch.tensor(self.vocab.encode(tokens), dtype=torch.int64)
 
+    def banned_ids(self) -> list[int]:
+        """Ids never generated: ``<pad>``, ``<unk>`` and ``<bos>`` (``<eos>`` ends a line)."""
+        vocab = self.vocab
+        return sorted({i for i in (vocab.pad_id, vocab.unk_id, vocab.bos_id) if i is not None})
+
     def save(self, run: RunDir) -> None:
         run.save_vocab(self.vocab)
 

@@ -4,7 +4,7 @@ streaming."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -86,15 +86,34 @@ class LMPredictor(Predictor):
     ) -> str:
         """Continue ``prompt``: returns the prompt and its continuation as text.
 
+        ``<pad>``, ``<unk>`` and ``<bos>`` are never generated.
+
         Args:
             prompt: the text to continue (empty: a new line, or a random word).
-            max_tokens: tokens to generate.
+            max_tokens: tokens to generate, 1 to :data:`~rnnkit.tasks.lm.config.MAX_TOKENS`.
             temperature, top_k, top_p, greedy: sampling (see :func:`rnnkit.decoding.next_token`).
             seed: seed of the sampling, for reproducible text.
+
+        Raises:
+            ConfigError: an option out of range (checked before anything is generated).
         """
-        return lm_model.generate(
-            self.model, self.pipeline, prompt, max_tokens, temperature, top_k, top_p, greedy, seed
-        )
+        return "".join(self.stream(prompt, max_tokens, temperature, top_k, top_p, greedy, seed))
+
+    def stream(
+        self,
+        prompt: str = "",
+        max_tokens: int = 100,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """:meth:`generate` as it is made: the prompt's text, then each new token's (with the
+        space before it at word level); joined, the pieces are :meth:`generate`'s text. The
+        options are checked when it is called, before the first piece."""
+        options = (max_tokens, temperature, top_k, top_p, greedy, seed)
+        return lm_model.stream_text(self.model, self.pipeline, prompt, *options)
 
     @torch.no_grad()
     def step(self, inputs: Sequence[str] | Tensor, state: Any = None) -> tuple[Tensor, Any]:

@@ -12,8 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.data.frames import read_frames
+from rnnkit.errors import TaskError, UsageError
 from rnnkit.models.tagger import detect_scheme
-from rnnkit.runs import TaskError
 from rnnkit.tasks.common import Take
 from rnnkit.tasks.predictor import Predictor
 from rnnkit.tasks.tag.data import batches, collate, load_splits, read_conll_file
@@ -30,11 +30,13 @@ class TagPredictor(Predictor):
         """Whether the run tags per-frame feature vectors (else words)."""
         return self.config.data.frames is not None
 
-    def read_inputs(self, texts: Sequence[str], input_file: str | None) -> list[Any]:
+    def read_inputs(
+        self, texts: Sequence[str], input_file: str | None, input_field: str | None = None
+    ) -> list[Any]:
         if not self.frames:
-            return super().read_inputs(texts, input_file)
-        if input_file is None or texts:
-            raise TaskError("this run tags frames: give them with --input FILE.npz")
+            return super().read_inputs(texts, input_file, input_field)
+        if input_file is None or texts or input_field is not None:
+            raise UsageError("this run tags frames: give them with --input FILE.npz")
         return [x for x, _ in read_frames(input_file, labelled=False)[0]]
 
     def check_inputs(self, inputs: Any) -> list[Any]:
