@@ -13,6 +13,7 @@ around it):
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,13 @@ from torch import nn
 
 from rnnkit.runs import Run, TaskError
 from rnnkit.tasks.inputs import read_inputs
+from rnnkit.tasks.rundata import check_split, reading_split
 from rnnkit.train.objective import move_batch
 
 if TYPE_CHECKING:
     from rnnkit.tasks.base import Task
+
+__all__ = ["Predictor", "check_split"]
 
 
 class Predictor:
@@ -128,6 +132,12 @@ class Predictor:
         The result is also appended to the run's metrics.jsonl as ``{"split": ..., ...}``.
         """
         raise NotImplementedError
+
+    def reading_split(self, split: str) -> contextlib.AbstractContextManager:
+        """A block that reads a split of the run's own data: the files its config.json names
+        are untrusted, so errors about them name file and line, never their content (see
+        :mod:`rnnkit.tasks.rundata`)."""
+        return reading_split(self.config, split)
 
     def step(self, inputs: Any, state: Any = None) -> tuple[Any, Any]:
         """One step of a stream: the outputs after ``inputs`` and the state to pass next."""

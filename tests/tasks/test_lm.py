@@ -113,7 +113,7 @@ def test_errors_speak_to_the_user(tmp_path, corpus, capsys):
     out = _train(tmp_path, corpus)
     capsys.readouterr()
     assert main(["train", "lm", "--data", str(corpus), "--out", str(out)]) == 1
-    assert "already holds a run; pass --resume" in capsys.readouterr().err
+    assert "already holds a finished run" in capsys.readouterr().err
     assert main(["evaluate", str(out)]) == 1
     assert "no 'test' split (it has train, valid)" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nothing")]) == 1

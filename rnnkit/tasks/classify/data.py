@@ -32,6 +32,7 @@ from rnnkit.data import (
 from rnnkit.data.texts import LabelledTexts, carve_split, read_labelled_table
 from rnnkit.runs import Run, TaskError
 from rnnkit.tasks.classify.config import ClassifyDataConfig
+from rnnkit.tasks.rundata import check_split
 from rnnkit.train import BucketLoader, ResumableLoader, RunDir
 
 
@@ -95,16 +96,16 @@ def eval_texts(data: ClassifyDataConfig, split: str, data_file: str | None) -> L
             examples = read_ag_news_csv(data_file)
             return LabelledTexts(examples, data_file, list(range(len(examples))))
         return read_table(data_file, data)
-    texts = load_texts(data, (split,))
-    if split not in texts:
-        has = ["train"]
-        has += ["valid"] if data.valid_file or data.valid_fraction else []
-        has += ["test"] if data.test_file or data.train_file is None else []
-        raise TaskError(
-            f"this run's data has no {split!r} split (it has {', '.join(has)}); "
-            "evaluate a file with --data FILE"
-        )
-    return texts[split]
+    check_split(split, split_names(data))
+    return load_texts(data, (split,))[split]
+
+
+def split_names(data: ClassifyDataConfig) -> list[str]:
+    """The splits the config's data has, known without reading anything."""
+    has = ["train"]
+    has += ["valid"] if data.valid_file or data.valid_fraction else []
+    has += ["test"] if data.test_file or data.train_file is None else []
+    return has
 
 
 @dataclass
@@ -136,6 +137,8 @@ class ClassifyPipeline:
             tokenize = get_tokenizer(data.tokenizer)
             for i, (text, label) in enumerate(texts.examples):
                 if label not in self.labels:
+                    if texts.carved is not None:
+                        raise _carved_label(texts, i, self.labels) from None
                     known = ", ".join(map(repr, self.labels.labels[:20]))
                     raise TaskError(
                         f"{texts.locate(i)}: label {label!r} was not seen in training "
@@ -158,6 +161,21 @@ class ClassifyPipeline:
         vocab = Vocab.from_dict(d.load_vocab(), source=str(d.vocab_path()))
         labels = LabelMap.from_dict(d.load_vocab("labels"), source=str(d.vocab_path("labels")))
         return cls(vocab, labels, data)
+
+
+def _carved_label(texts: LabelledTexts, i: int, labels: LabelMap) -> DataError:
+    """The error for a label that only the validation carve-out of the training file has."""
+    unseen = {label for _, label in texts.examples if label not in labels}
+    alone = sum(label in unseen for _, label in texts.examples)
+    label = texts.examples[i][1]
+    return DataError(
+        f"{texts.locate(i)}: label {label!r} is in the validation examples carved from "
+        f"{texts.origin} (--valid-fraction {texts.carved}) and in none of the training examples; "
+        f"{alone:,} of the {len(texts.examples):,} validation examples have such labels "
+        f"({len(unseen):,} labels)",
+        "give a --valid-file, more examples of each label, or --valid-fraction 0 to train on "
+        "every example without validation",
+    )
 
 
 def build_pipeline(data: ClassifyDataConfig, train: LabelledTexts) -> ClassifyPipeline:

@@ -123,8 +123,12 @@ class ClassifyPredictor(Predictor):
         data = None if data is None else os.fspath(data)
         split = split or "test"
         labels = self.pipeline.labels
-        texts = eval_texts(self.config.data, split, data)
-        batches = eval_batches(self.pipeline.encode(texts), self.config.data)
+        if data is not None:
+            encoded = self.pipeline.encode(eval_texts(self.config.data, split, data))
+        else:
+            with self.reading_split(split):
+                encoded = self.pipeline.encode(eval_texts(self.config.data, split, None))
+        batches = eval_batches(encoded, self.config.data)
         confusion = ConfusionMatrix(len(labels))
         found = evaluate(
             self.model,

@@ -15,8 +15,8 @@ from rnnkit.runs import TaskError
 from rnnkit.sequences import pad
 from rnnkit.tasks.common import Take
 from rnnkit.tasks.lm import model as lm_model
-from rnnkit.tasks.lm.data import load_corpus, read_tokens
-from rnnkit.tasks.predictor import Predictor
+from rnnkit.tasks.lm.data import load_corpus, read_tokens, split_names
+from rnnkit.tasks.predictor import Predictor, check_split
 from rnnkit.train import evaluate
 
 
@@ -148,11 +148,9 @@ class LMPredictor(Predictor):
             tokens = read_tokens(data, config.data)
         else:
             split = split or "test"
-            corpus = load_corpus(config.data)
-            if split not in corpus:
-                have = ", ".join(corpus)
-                raise TaskError(f"this run's data has no {split!r} split (it has {have})")
-            tokens = corpus[split]
+            check_split(split, split_names(config.data))
+            with self.reading_split(split):
+                tokens = load_corpus(config.data, [split])[split]
         stream = LMStream(
             self.pipeline.encode(tokens), config.data.eval_batch_size, config.data.seq_len
         )
