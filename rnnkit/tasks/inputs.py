@@ -96,14 +96,19 @@ def _lines(path: str) -> list[str]:
     try:
         return read_lines(path)
     except OSError as err:
-        raise DataError(f"cannot read --input {path}: {err.strerror or err}") from None
+        raise _unreadable(path, err) from None
+
+
+def _unreadable(path: str, err: OSError) -> DataError:
+    reason = "no such file" if isinstance(err, FileNotFoundError) else err.strerror or str(err)
+    return DataError(f"cannot read --input {path}: {reason[0].lower()}{reason[1:]}")
 
 
 def _column(path: str, name: str, kind: str) -> list[tuple[int, str]]:
     try:
         return column(path, name, kind)  # type: ignore[arg-type]
     except OSError as err:
-        raise DataError(f"cannot read --input {path}: {err.strerror or err}") from None
+        raise _unreadable(path, err) from None
     except DataError as err:
         if err.option is None and f"no column {name!r}" in err.cause:
             raise DataError(err.cause, err.fix, option=_FIELD_HINT) from None
@@ -116,7 +121,7 @@ def _jsonl(path: str, names: list[str], text: str | None) -> list[str | list[str
         try:
             lines = read_lines(path)
         except OSError as err:
-            raise DataError(f"cannot read --input {path}: {err.strerror or err}") from None
+            raise _unreadable(path, err) from None
     else:
         lines = split_lines(text)
     found: list[str | list[str]] = []
