@@ -505,7 +505,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     args = parsed["args"]
     prog = f"rnnkit {args.command}"
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # shown as lines of their own, never raised
+        warnings.filterwarnings("default", category=UserWarning)
         warnings.showwarning = _one_line_warning(prog)
         return run_command(lambda: _run(args), prog, args.debug or debug, args.flags)
 

@@ -9,6 +9,7 @@ does). KILL is where the process dies, with no cleanup and nothing flushed:
     begin           right after the run directory is started (config.json written, nothing
                     trained)
     step:N          after global step N
+    interrupt:N     not a kill: a Ctrl-C (SIGINT) after global step N
     state:N         halfway through writing the training state of the N-th checkpoint
     weights:N       halfway through the N-th safetensors file (checkpoints, then the final model)
     before-swap:N   just before the N-th swap of a checkpoint folder (``last -> last.old``)
@@ -56,14 +57,16 @@ def install(kill: str) -> None:
             die()
 
         base.start_run = start_then_die
-    elif what == "step":
+    elif what in ("step", "interrupt"):
         from rnnkit.train.trainer import Trainer
 
         real_count = Trainer._count_step
 
         def count_then_die(self, out):
             real_count(self, out)
-            if self.global_step == n:
+            if self.global_step == n and what == "interrupt":
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: the step ends, then a checkpoint
+            elif self.global_step == n:
                 die()
 
         Trainer._count_step = count_then_die

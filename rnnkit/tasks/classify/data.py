@@ -29,7 +29,9 @@ from rnnkit.data import (
     load_vectors,
     read_ag_news_csv,
 )
+from rnnkit.data.table import guess_format
 from rnnkit.data.texts import LabelledTexts, carve_split, read_labelled_table
+from rnnkit.errors import OptionHint
 from rnnkit.runs import Run, TaskError
 from rnnkit.tasks.classify.config import ClassifyDataConfig
 from rnnkit.tasks.rundata import check_split
@@ -51,6 +53,14 @@ def _columns(data: ClassifyDataConfig) -> tuple[list[str | int], str | int]:
 def read_table(path: str, data: ClassifyDataConfig) -> LabelledTexts:
     """The ``(text, label)`` rows of a user's CSV/TSV/JSONL file."""
     text_cols, label_col = _columns(data)
+    if data.file_format is None:
+        try:
+            guess_format(path)
+        except ValueError:
+            raise DataError(
+                f"{path}: cannot tell the format from the name (.csv, .tsv, .jsonl, or .gz of one)",
+                option=OptionHint("file_format", ("csv", "tsv", "jsonl"), "to name it"),
+            ) from None
     # a DataError's hint names skip_empty=True in Python and --skip-empty on the command line
     return read_labelled_table(
         path, text_cols, label_col, data.file_format, data.header, data.skip_empty
