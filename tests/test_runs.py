@@ -105,3 +105,24 @@ def test_the_module_of_a_user_cell_is_recorded(tmp_path, monkeypatch):
     assert imports_for(LMConfig(), ["pkg.cells"]) == ["pkg.cells"]
     assert sys.modules["recorded_cells"].__file__ == str(path)
     assert "recorded_rnn" in rk.available_cells()
+
+
+def test_a_crafted_config_is_refused_by_name(tmp_path):
+    run, _ = start_run("lm", LMConfig(), tmp_path / "run")
+    run.release()
+    saved = json.loads(run.config_path.read_text())
+    for change, why in [
+        ({"task": 3}, "'task' must be a name"),
+        ({"config": []}, "'config' must be an object"),
+        ({"imports": "evil.py"}, "'imports' must be a list"),
+        ({"imports": [1]}, "'imports' must be a list"),
+    ]:
+        run.config_path.write_text(json.dumps({**saved, **change}))
+        with pytest.raises(TaskError, match=f"config.json is not an rnnkit run config: {why}"):
+            Run(run.path)
+    run.config_path.write_text(json.dumps({**saved, "task": "nosuchtask"}))
+    opened = Run(run.path)
+    with pytest.raises(TaskError, match="names the task 'nosuchtask', which is not registered"):
+        opened.task_object()
+    with pytest.raises(TaskError, match="pass --import MODULE_OR_FILE"):
+        opened.load()

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import rnnkit as rk
-from rnnkit.errors import DataError
 from rnnkit.cli import main
-from rnnkit.tasks import TaskError, available_tasks, get_task
+from rnnkit.errors import DataError
+from rnnkit.tasks import available_tasks, get_task
 from tests.tasks.tiny import COMMON, TASKS
 
 
