@@ -233,33 +233,21 @@ class LanguageModel(nn.Module):
             raise ValueError(
                 f"prompt must be a non-empty 1-D tensor of ids, got shape {tuple(prompt.shape)}"
             )
-        return self._stream(
-            prompt, max_new_tokens, temperature, top_k, top_p, greedy, generator, stop_id, banned
-        )
 
-    @torch.no_grad()
-    def _stream(
-        self,
-        prompt: Tensor,
-        max_new_tokens: int,
-        temperature: float,
-        top_k: int | None,
-        top_p: float | None,
-        greedy: bool,
-        generator: torch.Generator | None,
-        stop_id: int | None,
-        banned: Sequence[int] | None,
-    ) -> Iterator[Tensor]:
-        was_training = self.training
-        self.eval()
-        try:
-            logits, state = self(prompt[None])
-            for _ in range(max_new_tokens):
-                last = logits[:, -1]
-                token = next_token(last, temperature, top_k, top_p, greedy, generator, banned)
-                yield token  # (1,)
-                if stop_id is not None and int(token) == stop_id:
-                    break
-                logits, state = self(token[None], state=state)
-        finally:
-            self.train(was_training)
+        @torch.no_grad()
+        def tokens() -> Iterator[Tensor]:
+            was_training = self.training
+            self.eval()
+            try:
+                logits, state = self(prompt[None])
+                for _ in range(max_new_tokens):
+                    last = logits[:, -1]
+                    token = next_token(last, temperature, top_k, top_p, greedy, generator, banned)
+                    yield token  # (1,)
+                    if stop_id is not None and int(token) == stop_id:
+                        break
+                    logits, state = self(token[None], state=state)
+            finally:
+                self.train(was_training)
+
+        return tokens()

@@ -13,7 +13,7 @@ from rnnkit.train import Callback, RunDir, Trainer, TrainerConfig, format_lr_fin
 from rnnkit.train.metrics import Metric
 from rnnkit.train.objective import Objective
 
-__all__ = ["Take", "TaskError", "build_trainer", "fit", "run_trainer"]
+__all__ = ["Take", "TaskError", "build_trainer", "run_trainer"]
 
 
 class Take:
@@ -102,26 +102,3 @@ def run_trainer(
         val_data = Take(val_data, 1)
     trainer.fit(train_data, val_data, resume=resume)  # saves model.safetensors at the end
     return trainer
-
-
-def fit(
-    config: TrainerConfig,
-    model: nn.Module,
-    objective: Objective,
-    train_data: Any,
-    val_data: Any,
-    run: RunDir,
-    metrics: Sequence[Metric] = (),
-    callbacks: Sequence[Callback] = (),
-    resume: bool = False,
-    dry_run: bool = False,
-    find_lr: bool = False,
-    stateful: bool | None = None,
-    unit: str = "tokens",
-) -> Trainer:
-    """Build the trainer a config names and run it (or its LR finder): :func:`build_trainer`
-    then :func:`run_trainer` (arguments as there)."""
-    trainer = build_trainer(
-        config, model, objective, len(train_data), run, metrics, callbacks, dry_run, stateful, unit
-    )
-    return run_trainer(trainer, train_data, val_data, resume, dry_run, find_lr)

@@ -15,7 +15,6 @@ A file is read by its kind, never as raw lines when it has fields:
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.data.files import DataError, read_lines, split_lines, where
-from rnnkit.data.table import column
+from rnnkit.data.table import column, json_objects
 from rnnkit.errors import OptionHint, UsageError
 
 _JSONL = (".jsonl", ".ndjson")
@@ -125,18 +124,7 @@ def _jsonl(path: str, names: list[str], text: str | None) -> list[str | list[str
     else:
         lines = split_lines(text)
     found: list[str | list[str]] = []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where(source, number)}: not valid JSON ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise DataError(
-                f"{where(source, number)}: expected a JSON object with the field "
-                f"{names[0]!r}, found a {type(record).__name__}"
-            )
+    for number, record in json_objects(lines, source):
         values = [_value(record, name, source, number) for name in names]
         found.append(values[0] if len(values) == 1 else " ".join(map(_joined, values)))
     return found

@@ -16,32 +16,21 @@ does). KILL is where the process dies, with no cleanup and nothing flushed:
     between:N       just after it: only ``last.old`` is complete, the new folder not yet renamed
 """
 
-import io
+import importlib.util
 import os
 import signal
 import sys
 from pathlib import Path
 
-import safetensors.torch
 import torch
 
-
-def die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def counting(n: int, function, when_due, counts=lambda *args: True):
-    """``function``, except that its ``n``-th counted call runs ``when_due`` instead."""
-    calls = [0]
-
-    def wrapper(*args, **kwargs):
-        if counts(*args):
-            calls[0] += 1
-            if calls[0] == n:
-                return when_due(*args, **kwargs)
-        return function(*args, **kwargs)
-
-    return wrapper
+# the library's fault job: its half-written files (state:N, weights:N) and its counting
+_SPEC = importlib.util.spec_from_file_location(
+    "train_fault_job", Path(__file__).parents[1] / "train" / "fault_job.py"
+)
+library_job = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(library_job)
+die, counting = library_job.die, library_job.counting
 
 
 def install(kill: str) -> None:
@@ -70,27 +59,8 @@ def install(kill: str) -> None:
                 die()
 
         Trainer._count_step = count_then_die
-    elif what == "state":
-        real_save = torch.save
-
-        def half_state(obj, f, *args, **kwargs):
-            buffer = io.BytesIO()
-            real_save(obj, buffer)
-            f.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
-            f.flush()
-            die()
-
-        torch.save = counting(n, real_save, half_state)
-    elif what == "weights":
-        real_weights = safetensors.torch.save_model
-
-        def half_weights(model, filename, *args, **kwargs):
-            real_weights(model, filename, *args, **kwargs)
-            data = Path(filename).read_bytes()
-            Path(filename).write_bytes(data[: len(data) // 2])
-            die()
-
-        safetensors.torch.save_model = counting(n, real_weights, half_weights)
+    elif what in ("state", "weights"):
+        library_job.install(kill)  # patches torch.save / safetensors' save_model
     elif what in ("before-swap", "between"):
         real_replace = os.replace
 
@@ -99,10 +69,11 @@ def install(kill: str) -> None:
                 real_replace(src, dst)
             die()
 
-        def is_swap(src, dst):  # last -> last.old (best -> best.old) in checkpoint/
-            return Path(dst).parent.name == "checkpoint" and str(dst).endswith(".old")
-
-        os.replace = counting(n, real_replace, swap, is_swap)
+        # counted: last -> last.old (best -> best.old) in checkpoint/
+        swap.counts = lambda src, dst: (
+            Path(dst).parent.name == "checkpoint" and str(dst).endswith(".old")
+        )
+        os.replace = counting(n, real_replace, swap)
     elif what != "none":
         raise SystemExit(f"unknown kill point {kill!r}")
 

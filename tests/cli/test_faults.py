@@ -13,13 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
 from rnnkit.cli import main
 from rnnkit.train import RunDir
-from rnnkit.train.rundir import without_clock
 from tests.tasks.tiny import write_reviews
+from tests.train.test_faults import _same_run
 
 JOB = Path(__file__).with_name("fault_job.py")
 EPOCHS, STEPS_PER_EPOCH, CHECKPOINT_EVERY = 3, 9, 4  # 72 training examples, batches of 8
@@ -57,18 +55,6 @@ def _kill_points(seed: int = 20) -> list[tuple[str, str]]:
         (f"between:{rng.randint(1, 6)}", "interrupted"),  # only last.old is complete
         (f"before-swap:{rng.randint(1, 6)}", "interrupted"),
     ]
-
-
-def _same_run(full: Path, run: Path) -> None:
-    for name in ("model.safetensors", "checkpoint/best/model.safetensors"):
-        a, b = load_file(str(full / name)), load_file(str(run / name))
-        assert a.keys() == b.keys()
-        for key in a:
-            assert torch.equal(a[key], b[key]), f"{run.name}: {name}: {key} differs"
-    records = [list(map(without_clock, RunDir(d).read_metrics())) for d in (full, run)]
-    assert records[0] == records[1], run.name
-    leftovers = [p.name for p in run.rglob("*") if p.name.endswith((".tmp", ".old", ".lock"))]
-    assert leftovers == [] and RunDir(run).status().state == "finished"
 
 
 @pytest.fixture

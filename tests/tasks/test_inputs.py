@@ -44,7 +44,7 @@ def test_jsonl_lines_that_are_not_objects(tmp_path):
     path = tmp_path / "x.jsonl.gz"
     with gzip.open(path, "wt") as f:
         f.write('{"text": "ok"}\n[1, 2]\n')
-    with pytest.raises(DataError, match=r"line 2: expected a JSON object with the field 'text'"):
+    with pytest.raises(DataError, match=r"line 2: expected a JSON object, found list"):
         read_inputs([], path)
     path = tmp_path / "y.jsonl"
     path.write_text('{"text": "ok"}\n{"text": \n')

@@ -84,9 +84,12 @@ def stream_text(
     greedy: bool = False,
     seed: int | None = None,
 ) -> Iterator[str]:
-    """:func:`generate`, as pieces of text made one token at a time: the prompt first, then
-    each new token with the space before it (word level). The options are checked at once.
+    """Continue ``prompt``, as pieces of text made one token at a time: the prompt first, then
+    each new token with the space before it (word level); joined, the text. The options are
+    checked at once (at most :data:`MAX_TOKENS` tokens).
 
+    Tokens of the prompt that the vocabulary lacks become ``<unk>`` (with a warning); an empty
+    prompt starts from the end-of-line token when the corpus has one, else from a random word.
     ``<pad>``, ``<unk>`` and ``<bos>`` are never generated: they mean nothing as output.
     """
     check_generation(max_tokens, temperature, top_k, top_p, greedy)
@@ -121,27 +124,6 @@ def _pieces(pipeline: LMPipeline, shown: list[str], new: Iterator[Tensor]) -> It
         started = True
 
 
-def generate(
-    model: LanguageModel,
-    pipeline: LMPipeline,
-    prompt: str = "",
-    max_tokens: int = 100,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    greedy: bool = False,
-    seed: int | None = None,
-) -> str:
-    """Continue ``prompt``; returns the prompt and its continuation as text.
-
-    Tokens of the prompt that the vocabulary lacks become ``<unk>`` (with a warning); an empty
-    prompt starts from the end-of-line token when the corpus has one, else from a random word.
-    At most :data:`MAX_TOKENS` tokens are made.
-    """
-    options = (max_tokens, temperature, top_k, top_p, greedy, seed)
-    return "".join(stream_text(model, pipeline, prompt, *options))
-
-
 class SampleCallback(Callback):
     """Print a greedy continuation of a prompt every ``every`` epochs (Dive into Deep Learning's
     ``predict`` during training). Greedy decoding draws no random numbers, so training is the
@@ -168,5 +150,5 @@ class SampleCallback(Callback):
         model = unwrap_model(trainer.model)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the prompt was checked when training started
-            text = generate(model, self.pipeline, self.prompt, self.tokens, greedy=True)
+            text = "".join(stream_text(model, self.pipeline, self.prompt, self.tokens, greedy=True))
         logs["sample"] = text  # in the epoch's log line and in metrics.jsonl
