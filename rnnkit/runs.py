@@ -142,34 +142,46 @@ def _same_spec(a: str, b: str) -> bool:
 def reimport(specs: Iterable[str], run_dir: Path, config: dict[str, Any], task: str) -> None:
     """Import a run's recorded user code again before its model is rebuilt.
 
-    A recorded file that is gone is looked for beside the run directory's own files; if it is
-    nowhere and the run's cells are registered anyway (``--import`` from its new place), it is
-    skipped; otherwise the error names it.
+    A run directory may come from elsewhere, so code that comes with it is never run by itself:
+    a recorded file inside the run directory is refused (pass it with ``--import`` to trust
+    it). A recorded file that is gone is skipped when the run's cells and task are registered
+    anyway (``--import`` from its new place); otherwise the error names it.
     """
     from rnnkit.tasks.registry import available_tasks
 
     def registered() -> bool:  # what the run names is there anyway (e.g. --import elsewhere)
         return cells_of(config) <= set(available_cells()) and task in available_tasks()
 
+    recorded_in = run_dir / RunDir.CONFIG
     for spec in specs:
-        if _is_file_spec(spec) and not Path(spec).is_file():
-            moved = run_dir / Path(spec).name
-            if moved.is_file():
-                spec = str(moved)
-            elif registered():
-                continue
-            else:
+        if _is_file_spec(spec) and not registered():
+            if _inside(Path(spec), run_dir):
                 raise TaskError(
-                    f"this run imports {spec} (recorded in {run_dir / RunDir.CONFIG}; it "
-                    f"registers the run's own cells), but the file is gone: pass --import "
-                    "FILE.py with its new place"
+                    f"this run imports {spec}, a file inside the run directory (recorded in "
+                    f"{recorded_in}); rnnkit never runs code that comes with a run directory",
+                    f"pass --import {spec} if you trust it",
                 )
+            if not Path(spec).is_file():
+                raise TaskError(
+                    f"this run imports {spec} (recorded in {recorded_in}; it registers the "
+                    "run's own cells), but the file is gone: pass --import FILE.py with its new "
+                    "place"
+                )
+        elif _is_file_spec(spec):
+            continue  # imported by the user already (--import), or not needed
         try:
             import_user_code(spec)
         except TaskError as err:
             if registered():
                 continue
             raise TaskError(f"this run needs its user code: {err}") from None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------- starting a run

@@ -126,3 +126,20 @@ def test_a_crafted_config_is_refused_by_name(tmp_path):
         opened.task_object()
     with pytest.raises(TaskError, match="pass --import MODULE_OR_FILE"):
         opened.load()
+
+
+def test_code_that_comes_with_a_run_directory_is_never_run_by_itself(tmp_path):
+    # a run from elsewhere is untrusted: a crafted config.json may name a file it ships
+    run, _ = start_run("lm", LMConfig(), tmp_path / "run")
+    run.release()
+    evil = tmp_path / "run" / "evil_cells.py"
+    evil.write_text(f"open({str(tmp_path / 'ran.txt')!r}, 'w').write('ran')\n")
+    saved = json.loads(run.config_path.read_text())
+    saved["imports"] = [str(evil)]
+    saved["config"]["model"]["cell"] = "crafted_rnn"  # a cell only the shipped file would add
+    run.config_path.write_text(json.dumps(saved))
+    with pytest.raises(TaskError, match="a file inside the run directory .* never runs code"):
+        Run(run.path).import_code()
+    with pytest.raises(TaskError, match=f"pass --import {evil} if you trust it"):
+        Run(run.path).load()
+    assert not (tmp_path / "ran.txt").exists()
