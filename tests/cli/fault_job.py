@@ -12,8 +12,8 @@ does). KILL is where the process dies, with no cleanup and nothing flushed:
     interrupt:N     not a kill: a Ctrl-C (SIGINT) after global step N
     state:N         halfway through writing the training state of the N-th checkpoint
     weights:N       halfway through the N-th safetensors file (checkpoints, then the final model)
-    before-swap:N   just before the N-th swap of a checkpoint folder (``last -> last.old``)
-    between:N       just after it: only ``last.old`` is complete, the new folder not yet renamed
+    between:N       just after the N-th swap of a checkpoint folder (``last -> last.old``): only
+                    ``last.old`` is complete, the new folder not yet renamed
 """
 
 import importlib.util
@@ -61,12 +61,11 @@ def install(kill: str) -> None:
         Trainer._count_step = count_then_die
     elif what in ("state", "weights"):
         library_job.install(kill)  # patches torch.save / safetensors' save_model
-    elif what in ("before-swap", "between"):
+    elif what == "between":
         real_replace = os.replace
 
         def swap(src, dst):
-            if what == "between":
-                real_replace(src, dst)
+            real_replace(src, dst)
             die()
 
         # counted: last -> last.old (best -> best.old) in checkpoint/

@@ -14,9 +14,9 @@ from torch.nn import functional as F
 
 from rnnkit.runs import TaskError
 from rnnkit.sequences import pad
-from rnnkit.tasks.classify.data import eval_batches, eval_texts
+from rnnkit.tasks.classify.data import eval_batches, eval_texts, split_names
 from rnnkit.tasks.common import Take
-from rnnkit.tasks.predictor import Predictor
+from rnnkit.tasks.predictor import Predictor, check_split
 from rnnkit.train import (
     Accuracy,
     ConfusionMatrix,
@@ -126,6 +126,7 @@ class ClassifyPredictor(Predictor):
         if data is not None:
             encoded = self.pipeline.encode(eval_texts(self.config.data, split, data))
         else:
+            check_split(split, split_names(self.config.data))
             with self.reading_split(split):
                 encoded = self.pipeline.encode(eval_texts(self.config.data, split, None))
         batches = eval_batches(encoded, self.config.data)
