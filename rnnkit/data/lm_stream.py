@@ -29,6 +29,10 @@ A batch's window length is ``batch["x"].shape[1]``; scale the learning rate by
 Every epoch's batches are a function of ``(seed, epoch)``, and iteration resumes where it
 stopped: save ``state_dict()`` with a checkpoint, ``load_state_dict()`` it into a new stream over
 the same ids, and the next batch is the one that would have come next.
+
+Corpora larger than memory: pass the ids as a :class:`rnnkit.data.token_ids.TokenIds` view (from
+a token cache, :mod:`rnnkit.data.token_cache`) or a ``np.memmap``. Only the windows of each
+batch are read and converted to int64; the batches are the same as from a tensor of the ids.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import Tensor
+
+from rnnkit.data.token_ids import TokenIds
 
 Sampling = Literal["consecutive", "random"]
 _CONFIG = (
@@ -57,7 +63,8 @@ class LMStream:
     """Batches ``{"x": (B, T), "y": (B, T)}`` of a token-id corpus for language modelling.
 
     Args:
-        ids: the corpus as token ids, ``(N,)``.
+        ids: the corpus as token ids, ``(N,)``: a tensor or sequence (held in memory as int64), or
+            a :class:`TokenIds` view or ``np.memmap`` (read window by window from disk).
         batch_size: ``B``, rows per batch.
         seq_len: ``T``, steps per window (the mean, with variable BPTT).
         sampling: ``"consecutive"`` (state carries over) or ``"random"`` (independent windows).
@@ -75,7 +82,7 @@ class LMStream:
 
     def __init__(
         self,
-        ids: Tensor | Sequence[int] | np.ndarray,
+        ids: Tensor | Sequence[int] | np.ndarray | TokenIds,
         batch_size: int,
         seq_len: int,
         sampling: Sampling = "consecutive",
@@ -86,11 +93,17 @@ class LMStream:
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        self.ids = torch.as_tensor(ids, dtype=torch.int64).detach().cpu()
-        if self.ids.dim() != 1:
-            raise ValueError(
-                f"ids must be 1-D (one token stream), got shape {tuple(self.ids.shape)}"
-            )
+        if isinstance(ids, np.memmap):
+            ids = TokenIds(ids)
+        self.ids: Tensor | TokenIds = (
+            ids if isinstance(ids, TokenIds) else torch.as_tensor(ids, dtype=torch.int64).detach()
+        )
+        if isinstance(self.ids, Tensor):
+            self.ids = self.ids.cpu()
+            if self.ids.dim() != 1:
+                raise ValueError(
+                    f"ids must be 1-D (one token stream), got shape {tuple(self.ids.shape)}"
+                )
         if sampling not in ("consecutive", "random"):
             raise ValueError(f"sampling must be 'consecutive' or 'random', got {sampling!r}")
         if batch_size < 1 or seq_len < 1:
@@ -181,6 +194,8 @@ class LMStream:
 
     def _batch(self, starts: np.ndarray, length: int) -> dict[str, Tensor]:
         starts = starts[self.rank :: self.world_size]  # this process's rows
+        if isinstance(self.ids, TokenIds):  # read only these windows from disk
+            return {"x": self.ids.rows(starts, length), "y": self.ids.rows(starts + 1, length)}
         index = torch.from_numpy(starts)[:, None] + torch.arange(length)  # (B, T)
         return {"x": self.ids[index], "y": self.ids[index + 1]}
 
