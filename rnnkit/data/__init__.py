@@ -9,7 +9,10 @@
   table;
 * batches: encoding to ids (:mod:`~rnnkit.data.encoding`), padding collate and length bucketing
   (:mod:`~rnnkit.data.batching`), language-model streams (:class:`LMStream`), forecasting
-  windows (:class:`WindowDataset`, :class:`Normalizer`).
+  windows (:class:`WindowDataset`, :class:`Normalizer`);
+* corpora larger than memory: streaming tokenisation (:func:`iter_tokens`, :class:`TextSpec`),
+  token caches of memory-mapped ids (:func:`token_cache`, :func:`list_token_caches`,
+  :func:`clear_token_caches`) read as :class:`TokenIds` views.
 
 Files are found in ``data_dir``, else ``$RNNKIT_DATA``, else the cache, and downloaded with a
 checksum when missing (:mod:`~rnnkit.data.download`).
@@ -17,6 +20,7 @@ checksum when missing (:mod:`~rnnkit.data.download`).
 
 from rnnkit.data.ag_news import ag_news, read_ag_news_csv
 from rnnkit.data.batching import IGNORE_INDEX, BucketBatchSampler, collate, padding_fraction
+from rnnkit.data.cache_list import CacheEntry, clear_token_caches, list_token_caches
 from rnnkit.data.conll import conll2003, read_conll, read_conll_columns
 from rnnkit.data.download import DownloadError, Remote, download, file_digest, resolve_data_dir
 from rnnkit.data.encoding import (
@@ -32,10 +36,13 @@ from rnnkit.data.imdb import imdb
 from rnnkit.data.labels import LabelMap
 from rnnkit.data.lm_stream import LMStream
 from rnnkit.data.parallel import multi30k, read_parallel, read_parallel_tsv
-from rnnkit.data.ptb import ptb, read_token_stream, wikitext2
+from rnnkit.data.ptb import ptb, ptb_files, read_token_stream, wikitext2, wikitext2_files
 from rnnkit.data.table import table
 from rnnkit.data.text_corpus import jay_chou_lyrics, split_stream, text_corpus, tiny_shakespeare
 from rnnkit.data.time_series import TimeSeries, chronological_split, ett, ett_split, time_series_csv
+from rnnkit.data.token_cache import TokenCache, split_ranges, token_cache
+from rnnkit.data.token_ids import TokenIds
+from rnnkit.data.token_scan import TextSpec, iter_tokens
 from rnnkit.data.tokenizers import TOKENIZERS, Tokenizer, chars, get_tokenizer, whitespace, words
 from rnnkit.data.vectors import PretrainedVectors, load_vectors
 from rnnkit.data.vocab import Vocab
@@ -45,6 +52,7 @@ __all__ = [
     "IGNORE_INDEX",
     "TOKENIZERS",
     "BucketBatchSampler",
+    "CacheEntry",
     "DataError",
     "DownloadError",
     "LMStream",
@@ -53,13 +61,17 @@ __all__ = [
     "PretrainedVectors",
     "Remote",
     "SequenceDataset",
+    "TextSpec",
     "TimeSeries",
+    "TokenCache",
+    "TokenIds",
     "Tokenizer",
     "Vocab",
     "WindowDataset",
     "ag_news",
     "chars",
     "chronological_split",
+    "clear_token_caches",
     "collate",
     "conll2003",
     "download",
@@ -72,12 +84,15 @@ __all__ = [
     "get_tokenizer",
     "human_numbers",
     "imdb",
+    "iter_tokens",
     "jay_chou_lyrics",
+    "list_token_caches",
     "load_vectors",
     "multi30k",
     "number_to_words",
     "padding_fraction",
     "ptb",
+    "ptb_files",
     "read_ag_news_csv",
     "read_conll",
     "read_frames",
@@ -86,12 +101,15 @@ __all__ = [
     "read_parallel_tsv",
     "read_token_stream",
     "resolve_data_dir",
+    "split_ranges",
     "split_stream",
     "table",
     "text_corpus",
     "time_series_csv",
     "tiny_shakespeare",
+    "token_cache",
     "whitespace",
     "wikitext2",
+    "wikitext2_files",
     "words",
 ]

@@ -33,7 +33,7 @@ def test_blocks_concatenate_to_the_file_and_end_at_line_ends(tmp_path, compress)
     blocks, joined = _joined(path, block_size=40)
     assert joined == TEXT.encode("utf-8")  # the byte-order mark dropped
     assert len(blocks) > 5
-    for block, after in zip(blocks, blocks[1:]):
+    for block, after in zip(blocks[:-1], blocks[1:], strict=True):
         assert block.data.endswith((b"\n", b"\r")) and not after.data.startswith(b"\n")
     assert "".join(decode_block(b, path) for b in blocks) == read_text(path).replace(
         "\r\n", "\n"
@@ -93,7 +93,9 @@ def test_zip_with_two_files_is_refused(tmp_path):
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("a.txt", "a")
         z.writestr("b.txt", "b")
-    with pytest.raises(DataError, match="expected a zip archive holding one file, found a.txt, b.txt"):
+    with pytest.raises(
+        DataError, match="expected a zip archive holding one file, found a.txt, b.txt"
+    ):
         list(read_blocks(path))
     with pytest.raises(FileNotFoundError, match="no such file"):
         list(read_blocks(tmp_path / "missing.txt"))

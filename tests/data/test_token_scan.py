@@ -61,7 +61,9 @@ SPECS = [
 ]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=texts, spec=st.sampled_from(SPECS), block_size=st.sampled_from([16, 23, 64, 1 << 20]),
        bom=st.booleans())  # fmt: skip
 def test_streamed_tokens_equal_the_in_memory_loaders(tmp_path, text, spec, block_size, bom):
