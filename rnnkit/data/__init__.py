@@ -12,7 +12,9 @@
   windows (:class:`WindowDataset`, :class:`Normalizer`);
 * corpora larger than memory: streaming tokenisation (:func:`iter_tokens`, :class:`TextSpec`),
   token caches of memory-mapped ids (:func:`token_cache`, :func:`list_token_caches`,
-  :func:`clear_token_caches`) read as :class:`TokenIds` views.
+  :func:`clear_token_caches`) read as :class:`TokenIds` views; tables, CoNLL files and parallel
+  text read lazily through record indexes (:func:`table_records`, :func:`conll_records`,
+  :func:`parallel_records`) and encoded by :class:`LazyDataset` (``lazy_*``).
 
 Files are found in ``data_dir``, else ``$RNNKIT_DATA``, else the cache, and downloaded with a
 checksum when missing (:mod:`~rnnkit.data.download`).
@@ -34,9 +36,12 @@ from rnnkit.data.frames import read_frames
 from rnnkit.data.human_numbers import human_numbers, number_to_words
 from rnnkit.data.imdb import imdb
 from rnnkit.data.labels import LabelMap
+from rnnkit.data.lazy_dataset import LazyDataset, lazy_classification, lazy_pairs, lazy_tagging
 from rnnkit.data.lm_stream import LMStream
 from rnnkit.data.parallel import multi30k, read_parallel, read_parallel_tsv
 from rnnkit.data.ptb import ptb, ptb_files, read_token_stream, wikitext2, wikitext2_files
+from rnnkit.data.record_files import conll_records, parallel_records, table_records
+from rnnkit.data.record_index import Records
 from rnnkit.data.table import table
 from rnnkit.data.text_corpus import jay_chou_lyrics, split_stream, text_corpus, tiny_shakespeare
 from rnnkit.data.time_series import TimeSeries, chronological_split, ett, ett_split, time_series_csv
@@ -57,8 +62,10 @@ __all__ = [
     "DownloadError",
     "LMStream",
     "LabelMap",
+    "LazyDataset",
     "Normalizer",
     "PretrainedVectors",
+    "Records",
     "Remote",
     "SequenceDataset",
     "TextSpec",
@@ -74,6 +81,7 @@ __all__ = [
     "clear_token_caches",
     "collate",
     "conll2003",
+    "conll_records",
     "download",
     "encode_classification",
     "encode_pairs",
@@ -86,11 +94,15 @@ __all__ = [
     "imdb",
     "iter_tokens",
     "jay_chou_lyrics",
+    "lazy_classification",
+    "lazy_pairs",
+    "lazy_tagging",
     "list_token_caches",
     "load_vectors",
     "multi30k",
     "number_to_words",
     "padding_fraction",
+    "parallel_records",
     "ptb",
     "ptb_files",
     "read_ag_news_csv",
@@ -104,6 +116,7 @@ __all__ = [
     "split_ranges",
     "split_stream",
     "table",
+    "table_records",
     "text_corpus",
     "time_series_csv",
     "tiny_shakespeare",

@@ -84,7 +84,9 @@ def fingerprint(path: Path) -> dict[str, Any]:
 
 
 def read_header(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """A header and None, or None and why it cannot be used (``"missing"`` if absent)."""
+    """A header and None, or None and why it cannot be used (``"missing"`` if absent).
+
+    Headers of token ids and of record indexes (``"kind": "records"``) share the format."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

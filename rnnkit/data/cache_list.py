@@ -1,4 +1,5 @@
-"""Listing and clearing the token-cache folder (what ``rnnkit cache ls|clear`` shows and does).
+"""Listing and clearing the cache folder (what ``rnnkit cache ls|clear`` shows and does): token
+ids (:mod:`rnnkit.data.token_cache`) and record indexes (:mod:`rnnkit.data.record_index`).
 
 ::
 
@@ -29,16 +30,20 @@ class CacheEntry:
 
     key: str
     """The entry's name (its files are ``KEY.*``)."""
+    kind: str
+    """``"tokens"`` (token ids of a corpus) or ``"records"`` (a record index of a data file)."""
     folder: Path
     """The cache folder."""
     sources: tuple[str, ...]
     """The source files (empty when the header is unreadable)."""
     level: str | None
-    """``"word"`` or ``"char"``."""
+    """``"word"`` or ``"char"``; for a record index, the file's kind (table, conll, parallel)."""
     tokenizer: str | None
     """The tokenizer's name."""
     num_tokens: int | None
-    """Tokens stored."""
+    """Tokens stored (a record index: tokens counted in its records)."""
+    records: int | None
+    """Records of a record index (None for token ids)."""
     dtype: str | None
     """``"uint16"`` or ``"uint32"``."""
     vocabulary: str
@@ -59,6 +64,8 @@ def _problem(folder: Path, key: str, header: dict) -> str | None:
         now = fingerprint(path)
         if (now["size"], now["mtime_ns"]) != (saved["size"], saved["mtime_ns"]):
             return f"source changed: {path}"
+    if header.get("kind") == "records":
+        return None
     ids = folder / f"{key}.ids"
     expected = header["num_tokens"] * np.dtype(header["dtype"]).itemsize
     if not ids.exists() or ids.stat().st_size != expected:
@@ -72,16 +79,25 @@ def describe(folder: Path, key: str) -> CacheEntry:
     header, problem = read_header(folder / f"{key}.json")
     if header is None:
         why = "no header (an interrupted build)" if problem == "missing" else f"damaged: {problem}"
-        return CacheEntry(key, folder, (), None, None, None, None, "?", size, None, why)
+        return CacheEntry(key, "?", folder, (), None, None, None, None, None, "?", size, None, why)
+    sources = tuple(s["path"] for s in header["sources"])
+    if header.get("kind") == "records":
+        params = header["params"]
+        tokenizer = params.get("tokenizer") or "/".join(params.get("tokenizers", [])) or None
+        return CacheEntry(key, "records", folder, sources, params["kind"], tokenizer,
+                          header["num_tokens"], header["records"], None, "-", size,
+                          header.get("created"), _problem(folder, key, header))  # fmt: skip
     spec, vocab = header["spec"], header["vocabulary"]
     unit = "types" if vocab["kind"] == "corpus" else "ids"
     return CacheEntry(
         key=key,
+        kind="tokens",
         folder=folder,
-        sources=tuple(s["path"] for s in header["sources"]),
+        sources=sources,
         level=spec.get("level"),
         tokenizer=spec.get("tokenizer"),
         num_tokens=header["num_tokens"],
+        records=None,
         dtype=np.dtype(header["dtype"]).name,
         vocabulary=f"{vocab['kind']} ({vocab['size']:,} {unit})",
         size_bytes=size,

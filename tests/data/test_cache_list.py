@@ -52,3 +52,20 @@ def test_clear_by_source_and_everything(tmp_path):
     assert len(clear_token_caches(root=root)) == 2
     assert list(root.iterdir()) == []
     assert token_cache(a, root=root, progress=False).num_tokens == 40  # rebuilt on demand
+
+
+def test_record_indexes_are_listed_and_cleared_with_their_copies(tmp_path):
+    import gzip
+
+    from rnnkit.data.record_files import table_records
+
+    path = tmp_path / "reviews.csv.gz"
+    path.write_bytes(gzip.compress(b"text,label\ngood film,pos\nbad one here,neg\n"))
+    root = tmp_path / "cache"
+    records = table_records(path, "text", "label", root=root)
+    (entry,) = list_token_caches(root)
+    assert (entry.kind, entry.level, entry.tokenizer) == ("records", "table", "words")
+    assert (entry.records, entry.num_tokens, entry.problem) == (2, 5, None)
+    assert entry.size_bytes > records.files[0].stat().st_size  # the decompressed copy counts
+    assert clear_token_caches(path, root=root) == [entry]
+    assert list(root.iterdir()) == []
