@@ -4,7 +4,8 @@
   pretrained vectors (:func:`load_vectors`);
 * datasets, one module each, returning plain Python data, splits as a ``dict`` from split name
   (``"train"``, ``"valid"``, ``"test"``) to a list of examples or a token stream: AG News, IMDB,
-  Penn Treebank, WikiText-2, any text corpus (Tiny Shakespeare, Jay Chou lyrics), human numbers,
+  Penn Treebank, WikiText-2 (WikiText-103 and One Billion Word as token caches), any text
+  corpus (Tiny Shakespeare, Jay Chou lyrics), human numbers,
   CoNLL column files, parallel text (Multi30k), time-series CSVs (ETT), and any CSV/TSV/JSONL
   table;
 * batches: encoding to ids (:mod:`~rnnkit.data.encoding`), padding collate and length bucketing
@@ -36,6 +37,12 @@ from rnnkit.data.frames import read_frames
 from rnnkit.data.human_numbers import human_numbers, number_to_words
 from rnnkit.data.imdb import imdb
 from rnnkit.data.labels import LabelMap
+from rnnkit.data.large_corpora import (
+    one_billion_words,
+    one_billion_words_files,
+    wikitext103,
+    wikitext103_files,
+)
 from rnnkit.data.lazy_dataset import LazyDataset, lazy_classification, lazy_pairs, lazy_tagging
 from rnnkit.data.lm_stream import LMStream
 from rnnkit.data.parallel import multi30k, read_parallel, read_parallel_tsv
@@ -101,6 +108,8 @@ __all__ = [
     "load_vectors",
     "multi30k",
     "number_to_words",
+    "one_billion_words",
+    "one_billion_words_files",
     "padding_fraction",
     "parallel_records",
     "ptb",
@@ -124,5 +133,7 @@ __all__ = [
     "whitespace",
     "wikitext2",
     "wikitext2_files",
+    "wikitext103",
+    "wikitext103_files",
     "words",
 ]
