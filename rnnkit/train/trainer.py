@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from rnnkit.train import distributed
+from rnnkit.train.allocator import retain_freed_memory
 from rnnkit.train.callbacks import (
     Callback,
     EarlyStopping,
@@ -118,6 +119,8 @@ class Trainer:
         self.dist = distributed.setup_from_env()
         self.is_main = self.dist.rank == 0
         self.device = resolve_device(device)
+        if self.device.type == "cpu":
+            retain_freed_memory()  # large per-step tensors: no page faults every step
         self.progress = progress
         if seed is not None:
             seed_everything(seed + self.dist.rank)
