@@ -1,0 +1,239 @@
+"""Token caches against in-memory token lists: peak memory, start-up, tokenisation speed, and
+language-model training speed.
+
+``memory``: WikiText-2's training text repeated to about 10M, 41M and 200M tokens (files made
+in a temporary folder), each read as ``rnnkit train lm --train-file FILE --level word
+--dry-run`` reads it (whitespace tokens, ``<eos>`` per line, the last 10% for validation, the
+vocabulary of the training part, batch 20 x 35 and 10 x 35 streams), up to the first batch of
+each stream. Each configuration runs in a fresh process, whose peak resident memory is reported
+(``ru_maxrss``, which includes the ~0.2 GB of Python and torch themselves):
+
+* ``in memory``: today's path (``text_corpus`` -> ``Vocab.build`` -> int64 ids -> LMStream);
+* ``cache, first run``: :func:`rnnkit.data.token_cache` tokenises the file (workers: one per
+  CPU) and maps the ids; the workers' peak is given apart;
+* ``cache, second run``: the cache exists; start-up is the time to the first batches.
+
+``speed``: the Zaremba-small LSTM (2 x 200) on Penn Treebank for a number of steps, from an
+in-memory stream and from the cache, alternately; training tokens/s and their ratio.
+
+Usage::
+
+    nice -n 10 python benchmarks/token_cache.py memory --sizes 10 41 200 --threads 1
+    RNNKIT_DATA=../shared/data nice -n 10 python benchmarks/token_cache.py speed --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WT2_TOKENS = 2_088_628
+
+
+def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the tokenising workers)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def child_in_memory(path: str) -> dict:
+    from rnnkit.data import LMStream, Vocab, text_corpus
+
+    start = time.perf_counter()
+    splits = text_corpus(path, "word", "whitespace", valid_fraction=0.1)
+    vocab = Vocab.build([splits["train"]])
+    ids = {k: vocab.encode(v) for k, v in splits.items()}
+    import torch
+
+    train = LMStream(torch.tensor(ids["train"]), 20, 35, random_offset=True)
+    valid = LMStream(torch.tensor(ids["valid"]), 10, 35)
+    next(iter(train)), next(iter(valid))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_mb": _peak_mb(), "tokens": sum(map(len, ids.values()))}
+
+
+def child_cache(path: str, root: str, workers: int | None) -> dict:
+    from rnnkit.data import LMStream, TextSpec, token_cache
+
+    start, cpu = time.perf_counter(), _cpu_s()
+    cache = token_cache(path, TextSpec("word", "whitespace"), root=root, progress=False,
+                        workers=workers)  # fmt: skip
+    opened, cpu = time.perf_counter(), _cpu_s() - cpu
+    ranges = cache.split(0.1)
+    vocab = cache.vocab(stop=ranges["train"].stop)
+    train = LMStream(cache.token_ids(vocab, 0, ranges["train"].stop), 20, 35, random_offset=True)
+    valid_ids = cache.token_ids(vocab, ranges["valid"].start, ranges["valid"].stop)
+    valid = LMStream(valid_ids, 10, 35)
+    next(iter(train)), next(iter(valid))
+    done = time.perf_counter()
+    return {
+        "seconds": done - start,
+        "open_s": opened - start,
+        "open_cpu_s": cpu,
+        "peak_mb": _peak_mb(),
+        "workers_peak_mb": _peak_mb(resource.RUSAGE_CHILDREN),
+        "tokens": cache.num_tokens,
+        "types": len(cache.types),
+        "dtype": cache.dtype.name,
+        "cache_mb": cache.ids_path.stat().st_size / 2**20,
+    }
+
+
+def _run_child(args: list[str], threads: int) -> tuple[dict, float]:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "child", *args], env=env, text=True,
+                          capture_output=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"child {args} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), time.perf_counter() - started
+
+
+def make_corpus(folder: Path, millions: int, source: Path) -> Path:
+    """WikiText-2's training text repeated to about ``millions`` million tokens."""
+    copies = max(1, round(millions * 1e6 / WT2_TOKENS))
+    path = folder / f"wt2x{copies}.tokens"
+    data = source.read_bytes()
+    with open(path, "wb") as f:
+        for _ in range(copies):
+            f.write(data)
+    return path
+
+
+def memory(args: argparse.Namespace) -> None:
+    from rnnkit.data import wikitext2_files
+
+    source = wikitext2_files(args.data_dir, "train")["train"]
+    rows: list[tuple] = []
+    done = 0
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        for millions in args.sizes:
+            corpus = make_corpus(Path(tmp), millions, source)
+            root = Path(tmp) / "cache"
+            size = f"{corpus.stat().st_size / 2**20:,.0f} MB"
+            if millions <= args.in_memory_max:
+                r, wall = _run_child(["memory", str(corpus)], args.threads)
+                rows.append((r["tokens"], size, "in memory", r["seconds"], wall, r["peak_mb"],
+                             "-", "-"))  # fmt: skip
+            workers = str(args.workers) if args.workers else "auto"
+            r, wall = _run_child(["cache", str(corpus), str(root), workers], args.threads)
+            rate, cpu_rate = r["tokens"] / r["open_s"] / 1e6, r["tokens"] / r["open_cpu_s"] / 1e6
+            label = f"cache, first run ({rate:.2f}M tokens/s; {cpu_rate:.2f}M per CPU-second)"
+            rows.append((r["tokens"], size, label,
+                         r["seconds"], wall, r["peak_mb"], f"{r['workers_peak_mb']:.0f}",
+                         f"{r['cache_mb']:.0f} MB {r['dtype']}"))  # fmt: skip
+            r, wall = _run_child(["cache", str(corpus), str(root), workers], args.threads)
+            rows.append((r["tokens"], size, "cache, second run", r["seconds"], wall,
+                         r["peak_mb"], "-", "-"))  # fmt: skip
+            corpus.unlink()
+            for row in rows[done:]:
+                print_row(row)
+            done = len(rows)
+    print(HEADER)
+    for row in rows:
+        print_row(row)
+
+
+HEADER = (
+    "\n| tokens | file | path | data s | process s | peak RSS MB | workers' peak MB | cache |\n"
+    "|---|---|---|---|---|---|---|---|"
+)
+
+
+def print_row(row: tuple) -> None:
+    tokens, size, path, seconds, wall, peak, workers, cache = row
+    cells = [f"{tokens:,}", size, path, f"{seconds:.2f}", f"{wall:.1f}", f"{peak:,.0f}"]
+    print("| " + " | ".join([*cells, workers, cache]) + " |", flush=True)
+
+
+# ---------------------------------------------------------------- training speed
+
+
+def speed(args: argparse.Namespace) -> None:
+    import torch
+    from torch.nn import functional as F
+
+    from rnnkit.data import LMStream, Vocab, ptb, ptb_files, token_cache
+    from rnnkit.models import LanguageModel, LanguageModelConfig
+    from rnnkit.train import StepOutput, Trainer
+
+    torch.set_num_threads(args.threads)
+    tokens = ptb(args.data_dir, "train")["train"]
+    vocab = Vocab.build([tokens])
+    with tempfile.TemporaryDirectory(dir=args.tmp) as root:
+        cache = token_cache(ptb_files(args.data_dir, "train")["train"], root=root, progress=False)
+        streams = {
+            "in memory": LMStream(torch.tensor(vocab.encode(tokens)), 20, 35, random_offset=True),
+            "cache": LMStream(cache.token_ids(vocab), 20, 35, random_offset=True),
+        }
+
+        def objective(model, batch, state):
+            logits, state = model(batch["x"], state=state)
+            loss = F.cross_entropy(logits.flatten(0, 1), batch["y"].flatten())
+            return StepOutput(loss, batch["y"].numel(), None, None, state)
+
+        rates: dict[str, list[float]] = {k: [] for k in streams}
+        for round_ in range(args.rounds):
+            for name, stream in streams.items():
+                torch.manual_seed(0)
+                model = LanguageModel.from_config(LanguageModelConfig(), len(vocab))
+                opt = torch.optim.SGD(model.parameters(), lr=1.0)
+                trainer = Trainer(model, opt, objective, progress=False, grad_clip=0.25,
+                                  max_steps_per_epoch=args.steps)  # fmt: skip
+                stream.set_epoch(round_)
+                started = time.perf_counter()
+                trainer.fit(stream, epochs=1)
+                rates[name].append(args.steps * 20 * 35 / (time.perf_counter() - started))
+                print(f"round {round_ + 1} {name}: {rates[name][-1]:,.0f} tokens/s", flush=True)
+    memory_rate, cache_rate = (statistics.median(rates[k]) for k in ("in memory", "cache"))
+    print()
+    print("| stream | training tokens/s (median) | runs |")
+    print("|---|---|---|")
+    for name in rates:
+        runs = ", ".join(f"{r:,.0f}" for r in rates[name])
+        print(f"| {name} | {statistics.median(rates[name]):,.0f} | {runs} |")
+    print(f"\ncache / in memory: {cache_rate / memory_rate:.3f} ({torch.get_num_threads()} thread)")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "child":
+        kind, *rest = sys.argv[2:]
+        if kind == "memory":
+            out = child_in_memory(rest[0])
+        else:
+            out = child_cache(rest[0], rest[1], None if rest[2] == "auto" else int(rest[2]))
+        print(json.dumps(out))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["memory", "speed"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 41, 200],
+                        help="corpus sizes in millions of tokens")  # fmt: skip
+    parser.add_argument("--in-memory-max", type=int, default=41,
+                        help="largest size (millions) also read the in-memory way")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=0, help="tokenising processes (0: auto)")
+    parser.add_argument("--data-dir", default=None, help="folder with the datasets")
+    parser.add_argument("--tmp", default=None, help="where to write the corpora and caches")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--steps", type=int, default=150, help="training steps per run (speed)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each (speed)")
+    args = parser.parse_args()
+    memory(args) if args.what == "memory" else speed(args)
+
+
+if __name__ == "__main__":
+    main()
