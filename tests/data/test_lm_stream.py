@@ -207,3 +207,20 @@ def test_memory_mapped_ids_give_the_same_batches(tmp_path_factory, n, batch_size
         next(iter(LMStream(view, 1, 3)))["x"],
         torch.from_numpy(values[10:13].astype(np.int64))[None],
     )
+
+
+@pytest.mark.parametrize("sampling", ["consecutive", "random"])
+def test_an_epoch_of_a_large_corpus_is_planned_in_little_memory(tmp_path, sampling):
+    import tracemalloc
+
+    path = tmp_path / "ids"
+    with open(path, "wb") as f:
+        f.truncate(2 * 50_000_000)  # 50M ids (a sparse file of zeros)
+    ids = np.memmap(path, dtype="<u2", mode="r")
+    tracemalloc.start()
+    stream = LMStream(ids, 20, 35, sampling, random_offset=True)
+    first = next(iter(stream))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert first["x"].shape == (20, 35) and len(stream) >= 50_000_000 // (20 * 35) - 1
+    assert peak < 8 * 2**20  # a few bytes per window, not an array object per batch
