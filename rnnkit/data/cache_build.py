@@ -34,7 +34,7 @@ from rnnkit.data.text_blocks import progress_total
 from rnnkit.data.token_scan import TextSpec, scan_ids
 from rnnkit.data.vocab import Vocab
 
-READ_CHUNK = 1 << 24
+READ_CHUNK = 1 << 22
 """Ids read at a time when rewriting."""
 
 

@@ -55,7 +55,7 @@ from rnnkit.data.token_ids import TokenIds
 from rnnkit.data.token_scan import TextSpec, count_ids
 from rnnkit.data.vocab import Vocab
 
-READ_CHUNK = 1 << 24
+READ_CHUNK = 1 << 22
 """Ids read at a time by whole-file passes (counting)."""
 
 
