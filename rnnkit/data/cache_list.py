@@ -122,6 +122,27 @@ def list_token_caches(root: PathLike | None = None) -> list[CacheEntry]:
     return [describe(folder, key) for key in sorted(keys)]
 
 
+def format_entries(entries: list[CacheEntry]) -> str:
+    """A plain-text table of entries (one line each), as ``rnnkit cache ls`` prints it."""
+    if not entries:
+        return "the cache is empty"
+    rows = [("key", "kind", "tokens", "size", "vocabulary", "sources", "note")]
+    for e in entries:
+        count = "?" if e.num_tokens is None else f"{e.num_tokens:,}"
+        if e.records is not None:
+            count += f" in {e.records:,} records"
+        size = f"{e.size_bytes / 2**20:,.1f} MB"
+        rows.append((e.key, e.kind, count, size, e.vocabulary, ", ".join(e.sources) or "-",
+                     e.problem or ""))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+             for r in rows]  # fmt: skip
+    total = sum(e.size_bytes for e in entries) / 2**20
+    return "\n".join(
+        [*(line.rstrip() for line in lines), f"{len(entries)} entries, {total:,.1f} MB"]
+    )
+
+
 def clear_token_caches(
     source: PathLike | None = None, root: PathLike | None = None
 ) -> list[CacheEntry]:

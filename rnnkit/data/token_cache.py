@@ -86,7 +86,13 @@ class TokenCache:
 
     @property
     def sources(self) -> list[str]:
+        """The source files, in stream order."""
         return [s["path"] for s in self.header["sources"]]
+
+    @property
+    def has_text(self) -> bool:
+        """Whether the sources hold any non-whitespace character (an empty corpus otherwise)."""
+        return bool(self.header["has_text"])
 
     def __len__(self) -> int:
         return self.num_tokens
@@ -283,7 +289,13 @@ def token_cache(
     spec_dict = spec.to_dict()
     vocab_hash = vocab_digest(vocab) if vocab is not None else None
     folder = cache_dir(root)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(
+            f"cannot create the token-cache folder {folder} ({err.strerror}); set RNNKIT_CACHE "
+            "to a writable folder"
+        ) from None
     key = entry_key(paths, spec_dict, vocab_hash)
     cache, _, _ = _check(folder, key, paths)
     if cache is not None:

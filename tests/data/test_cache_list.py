@@ -2,7 +2,7 @@
 
 import os
 
-from rnnkit.data.cache_list import clear_token_caches, list_token_caches
+from rnnkit.data.cache_list import clear_token_caches, format_entries, list_token_caches
 from rnnkit.data.token_cache import token_cache
 from rnnkit.data.token_scan import TextSpec
 from rnnkit.data.vocab import Vocab
@@ -33,9 +33,20 @@ def test_list_shows_sources_tokens_and_sizes(tmp_path):
     assert any(".counts-8." in p.name for p in files)
     assert entries["b.txt", "word"].vocabulary == "given (3 ids)"
     assert entries["a.txt", "char"].num_tokens == 140
+    table = format_entries(list_token_caches(root)).splitlines()
+    assert table[0].split() == ["key", "kind", "tokens", "size", "vocabulary", "sources", "note"]
+    assert len(table) == 5 and table[-1].startswith("3 entries, ")
+    line = next(t for t in table if t.startswith(word.key))
+    assert line.split()[1:3] == ["tokens", "40"] and line.endswith(str(a.resolve()))
     b.write_text("changed\n", encoding="utf-8")
     os.utime(b, ns=(1, 1))
     assert list_token_caches(root)[-1].problem == f"source changed: {b.resolve()}"
+    assert (
+        format_entries(list_token_caches(root))
+        .splitlines()[3]
+        .endswith("source changed: " + str(b.resolve()))
+    )
+    assert format_entries([]) == "the cache is empty"
 
 
 def test_clear_by_source_and_everything(tmp_path):

@@ -61,6 +61,7 @@ def test_ids_equal_the_in_memory_path(corpus, root):
     tokens = read_token_stream(corpus)
     cache = token_cache(corpus, root=root, progress=False)
     assert cache.num_tokens == len(tokens) and cache.dtype == np.uint16
+    assert cache.header["sources"][0]["sha256"] == hashlib.sha256(corpus.read_bytes()).hexdigest()
     assert cache.types == list(dict.fromkeys(tokens))
     vocab = cache.vocab()
     assert vocab == Vocab.build([tokens])
@@ -97,6 +98,8 @@ def test_splits_and_vocabulary_of_a_text_file(tmp_path, root, level):
     spec = TextSpec(level, "words")
     splits = text_corpus(path, level, "words", valid_fraction=0.2, test_fraction=0.1)
     cache = token_cache(path, spec, root=root, progress=False)
+    assert cache.header["sources"][0]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert cache.has_text
     ranges = cache.split(0.2, 0.1)
     train_vocab = Vocab.build([splits["train"]], min_freq=2)
     assert cache.vocab(stop=ranges["train"].stop, min_freq=2) == train_vocab
@@ -121,6 +124,7 @@ def test_zip_source_and_a_given_vocabulary(tmp_path, root, corpus):
         z.write(corpus, "corpus.txt")
     vocab = Vocab.build([["the", "cat", "N"]])
     cache = token_cache(archive, vocab=vocab, root=root, progress=False)
+    assert cache.header["sources"][0]["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
     tokens = read_token_stream(corpus)
     assert cache.types is None and cache.header["vocabulary"]["kind"] == "given"
     assert torch.equal(cache.token_ids(vocab).to_tensor(), torch.tensor(vocab.encode(tokens)))
@@ -228,6 +232,17 @@ def test_the_writer_widens_to_uint32_when_ids_pass_65535(tmp_path):
     assert writer.digest.hexdigest() == hashlib.sha256((tmp_path / "ids").read_bytes()).hexdigest()
 
 
+def test_an_empty_file_has_no_tokens_and_no_text(tmp_path, root):
+    path = tmp_path / "blank.txt"
+    path.write_text(" \n\n")
+    cache = token_cache(path, TextSpec("char"), root=root, progress=False)
+    assert cache.num_tokens == 3 and not cache.has_text
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    cache = token_cache(empty, root=root, progress=False)
+    assert cache.num_tokens == 0 and len(cache.ids) == 0 and cache.types == []
+
+
 def test_errors(tmp_path, root, corpus):
     with pytest.raises(FileNotFoundError, match="missing.txt: no such file"):
         token_cache(tmp_path / "missing.txt", root=root)
@@ -238,6 +253,10 @@ def test_errors(tmp_path, root, corpus):
     cache = token_cache(corpus, root=root, progress=False)
     with pytest.raises(ValueError, match="stop=100000 is outside"):
         cache.counts(100_000)
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    with pytest.raises(OSError, match="cannot create the token-cache folder .*set RNNKIT_CACHE"):
+        token_cache(corpus, root=blocked / "sub")
 
 
 @pytest.mark.slow
