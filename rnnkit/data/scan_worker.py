@@ -34,7 +34,7 @@ from rnnkit.data.token_scan import BlockIds, TextSpec, block_ids
 
 _LENGTH = struct.Struct("<Q")
 _BOOT = (
-    "import sys, types\n"
+    "import os, sys, types\n"
     "root = sys.argv[1]\n"
     "for name, path in (('rnnkit', root), ('rnnkit.data', root + '/data')):\n"
     "    module = types.ModuleType(name)\n"
@@ -42,6 +42,7 @@ _BOOT = (
     "    sys.modules[name] = module\n"
     "from rnnkit.data.scan_worker import serve\n"
     "serve()\n"
+    "os._exit(0)  # every answer was flushed; a closed pipe must not fail at exit\n"
 )
 """Run a worker without executing rnnkit/__init__.py (which imports torch): the packages are
 registered as bare namespaces and only the tokenising modules are imported."""
@@ -75,25 +76,35 @@ def _recv(stream: BinaryIO) -> tuple[dict, bytes] | None:
 
 
 def serve(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
-    """Answer block requests until stdin closes (the worker's main loop)."""
+    """Answer block requests until stdin closes (the worker's main loop).
+
+    A parent that goes away (a closed pipe, an interrupt) ends the worker quietly.
+    """
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
-    while (frame := _recv(stdin)) is not None:
-        header, payload = frame
-        block = Block(payload, header["line"], header["column"], header["final"])
-        try:
-            result = block_ids(block, header["path"], TextSpec(**header["spec"]))
-        except DataError as err:
-            _send(stdout, {"ok": False, "error": "DataError", "message": str(err)}, b"")
-            continue
-        answer = {
-            "ok": True,
-            "types": result.types,
-            "has_text": result.has_text,
-            "open_text": result.open_text,
-            "has_line_end": result.has_line_end,
-        }
-        _send(stdout, answer, result.ids.astype("<u4", copy=False).tobytes())
+    try:
+        while (frame := _recv(stdin)) is not None:
+            _answer(frame, stdout)
+    except (BrokenPipeError, EOFError, KeyboardInterrupt):
+        return
+
+
+def _answer(frame: tuple[dict, bytes], stdout: BinaryIO) -> None:
+    header, payload = frame
+    block = Block(payload, header["line"], header["column"], header["final"])
+    try:
+        result = block_ids(block, header["path"], TextSpec(**header["spec"]))
+    except DataError as err:
+        _send(stdout, {"ok": False, "error": "DataError", "message": str(err)}, b"")
+        return
+    answer = {
+        "ok": True,
+        "types": result.types,
+        "has_text": result.has_text,
+        "open_text": result.open_text,
+        "has_line_end": result.has_line_end,
+    }
+    _send(stdout, answer, result.ids.astype("<u4", copy=False).tobytes())
 
 
 class WorkerPool:
@@ -168,16 +179,15 @@ class WorkerPool:
         )
 
     def close(self) -> None:
-        """Stop the workers (closing their input ends them)."""
+        """Stop the workers (closing their pipes ends them, even in the middle of an answer)."""
         for proc in self._procs:
-            if proc.stdin is not None:
-                with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.close()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(BrokenPipeError, OSError):
+                        pipe.close()
         for proc in self._procs:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
