@@ -23,7 +23,12 @@ checksum when missing (:mod:`~rnnkit.data.download`).
 
 from rnnkit.data.ag_news import ag_news, read_ag_news_csv
 from rnnkit.data.batching import IGNORE_INDEX, BucketBatchSampler, collate, padding_fraction
-from rnnkit.data.cache_list import CacheEntry, clear_token_caches, list_token_caches
+from rnnkit.data.cache_list import (
+    CacheEntry,
+    clear_token_caches,
+    format_entries,
+    list_token_caches,
+)
 from rnnkit.data.conll import conll2003, read_conll, read_conll_columns
 from rnnkit.data.download import DownloadError, Remote, download, file_digest, resolve_data_dir
 from rnnkit.data.encoding import (
@@ -96,6 +101,7 @@ __all__ = [
     "ett",
     "ett_split",
     "file_digest",
+    "format_entries",
     "get_tokenizer",
     "human_numbers",
     "imdb",

@@ -130,8 +130,8 @@ def build(
         nonlocal tokens
         tokens += n
         rate = tokens / max(time.perf_counter() - started, 1e-9)
-        bar.set_postfix_str(f"{rate / 1e6:.2f}M tokens/s", refresh=False)
         bar.update(units)
+        bar.set_postfix_str(f"{rate / 1e6:.2f}M tokens/s")  # shown at least once per block
 
     try:
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tqdm import tqdm
 
 from rnnkit.data.cache_build import _IdsWriter
 from rnnkit.data.lm_stream import LMStream
@@ -143,6 +144,16 @@ def test_built_once_and_reopened_without_tokenising(corpus, root, monkeypatch):
     again = token_cache(str(corpus), root=root)
     assert again.key == cache.key and header.stat().st_mtime_ns == stamp
     assert np.array_equal(again.ids, cache.ids)
+
+
+def test_tokenising_shows_bytes_and_tokens_per_second(corpus, root, capsys):
+    token_cache(corpus, root=root, progress=True)
+    err = capsys.readouterr().err
+    assert "tokenizing corpus.txt" in err and "tokens/s" in err
+    size = tqdm.format_sizeof(corpus.stat().st_size, divisor=1024)
+    assert f"{size}/{size}" in err  # bytes done / total
+    token_cache(corpus, root=root, progress=True)
+    assert capsys.readouterr().err == ""  # a valid cache opens silently
 
 
 def test_cache_folder_default_and_from_the_environment(corpus, tmp_path, monkeypatch):
