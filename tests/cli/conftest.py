@@ -42,3 +42,12 @@ def runs(tmp_path_factory) -> Runs:
         os.chdir(here)
         torch.set_num_threads(threads)
     return Runs(folder)
+
+
+@pytest.fixture
+def here(runs, tmp_path, monkeypatch):
+    """A fresh working folder with the tiny data of classify, lm and forecast."""
+    for name in ("reviews.csv", "text.txt", "series.csv"):
+        (tmp_path / name).write_bytes((runs.folder / name).read_bytes())
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

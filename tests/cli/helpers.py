@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rnnkit.cli import main
 
@@ -38,3 +39,21 @@ def failed(outcome: Outcome, code: int, *phrases: str) -> None:
     assert outcome.last.startswith("rnnkit") and ": error: " in outcome.last, outcome.err
     for phrase in phrases:
         assert phrase in outcome.last, (phrase, outcome.last)
+
+
+CLASSIFY = ["--data", "reviews.csv", "--text-col", "review", "--label-col", "sentiment"]
+TINY = ["--embedding-size", "8", "--hidden-size", "8", "--epochs", "1", "--device", "cpu"]
+LM = ["--data", "text.txt", "--embedding-size", "8", "--hidden-size", "8", "--batch-size", "4"]
+LM += ["--seq-len", "6", "--epochs", "1", "--device", "cpu"]
+"""Flags of tiny classify and lm runs on the runs' folder's data (``here``)."""
+
+
+def train(capsys, *argv: str) -> None:
+    """``rnnkit train ARGV``, which must succeed."""
+    outcome = rnnkit(capsys, "train", *argv)
+    assert outcome.code == 0, outcome.err
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` and its bytes (to show that nothing was written)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
