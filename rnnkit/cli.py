@@ -48,7 +48,7 @@ def _train(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace, needs: str | None = None) -> Any:
     """The run's predictor; ``needs``: the method the command calls (generate, translate)."""
     from rnnkit.api import load
-    from rnnkit.runs import TaskError
+    from rnnkit.errors import TaskError
 
     predictor = load(args.run_dir)
     if needs is not None and not hasattr(predictor, needs):
