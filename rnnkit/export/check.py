@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from rnnkit.errors import OptionHint
 from rnnkit.export.errors import ExportError
 from rnnkit.export.runtime import GraphRunner
 from rnnkit.export.spec import Graph
@@ -102,9 +103,10 @@ def check_graph(
     if not worst <= tolerance:
         raise ExportError(
             f"the exported graph {graph.name!r} differs from eager PyTorch by {worst:.3g} "
-            f"(max abs difference, {where}; the tolerance is {tolerance:g})",
-            "nothing was written; pass a larger --tolerance if that difference is acceptable "
-            "for this model, or report its config",
+            f"(max abs difference, {where}; the tolerance is {tolerance:g}): nothing was "
+            "written",
+            "report the model's config if it should export",
+            option=OptionHint("tolerance", metavar="X", purpose="to accept a larger difference"),
         )
     return CheckResult(graph.name, worst, where, calls)
 

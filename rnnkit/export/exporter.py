@@ -145,7 +145,7 @@ def export_model(
                 "tolerance": tolerance,
                 "graphs": {
                     c.graph: {"max_abs_diff": c.max_abs_diff, "worst": c.worst} for c in checks
-                },  # fmt: skip
+                },
             },
             "task_info": exporter.metadata(model),
             "assets": _assets(exporter, files.written, entries),

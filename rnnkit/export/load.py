@@ -116,9 +116,15 @@ def load_with_runtime(run: Any, runtime: str, device: Any = None) -> Any:
         flush=True,
     )
     export_model(
-        task, eager.config, eager.pipeline, eager.model, runtime, folder,
-        source=run, imports=run.imports,
-    )  # fmt: skip
+        task,
+        eager.config,
+        eager.pipeline,
+        eager.model,
+        runtime,
+        folder,
+        source=run,
+        imports=run.imports,
+    )
     manifest = load_manifest(folder)
     files = ExportFiles(folder, manifest["files"])
     return _predictor(task, run, eager.config, eager.pipeline, manifest, files, runtime)

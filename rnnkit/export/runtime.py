@@ -9,6 +9,7 @@ their fixed sizes against the manifest, and returns ``{output name: CPU tensor}`
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,9 @@ class TorchScriptRunner(GraphRunner):
     ) -> None:
         super().__init__(name, inputs, outputs, carry)
         try:
-            self.module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # torch.jit is deprecated upstream; it still runs
+                warnings.filterwarnings("ignore", "`torch.jit", DeprecationWarning)
+                self.module = torch.jit.load(str(path), map_location="cpu")
         except (RuntimeError, ValueError) as err:
             raise ExportError(f"{path}: not a TorchScript file: {_first_line(err)}") from None
         self.module.eval()
@@ -142,8 +145,9 @@ class TorchScriptRunner(GraphRunner):
             try:
                 out = self.module(*inputs)
             except RuntimeError as err:
-                shapes = ", ".join(f"{t.name} {tuple(x.shape)}" for t, x in
-                                   zip(self.inputs, inputs, strict=True))  # fmt: skip
+                shapes = ", ".join(
+                    f"{t.name} {tuple(x.shape)}" for t, x in zip(self.inputs, inputs, strict=True)
+                )
                 raise ExportError(
                     f"graph {self.name!r} failed ({shapes}): {_first_line(err)}"
                 ) from None

@@ -20,6 +20,7 @@ Which exporter, and why:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 import sys
@@ -52,8 +53,12 @@ def kernel_only(module: nn.Module) -> bool:
 def loop_cells(module: nn.Module) -> list[str]:
     """Names of the cells of recurrent layers that do not run on torch.nn's kernels."""
     names = {m.cell_name for m in module.modules() if isinstance(m, RecurrentStack)}
-    fused = {m.cell_name for m in module.modules() if isinstance(m, RecurrentStack)
-             if m.backend == "fused"}  # fmt: skip
+    fused = {
+        m.cell_name
+        for m in module.modules()
+        if isinstance(m, RecurrentStack)
+        if m.backend == "fused"
+    }
     return sorted(names - fused)
 
 
@@ -131,10 +136,14 @@ def _dynamo_onnx(graph: Graph, args: tuple[Tensor, ...], path: Path) -> None:
             dims[name] = Dim(name, min=1, max=1 << 20)
         return dims[name] + plus if plus else dims[name]
 
-    shapes = tuple(
+    shapes: tuple[Any, ...] = tuple(
         {i: dim(s) for i, s in enumerate(t.shape) if isinstance(s, str)} or None
         for t in graph.inputs
     )
+    params = inspect.signature(graph.module.forward).parameters.values()
+    if any(p.kind == p.VAR_POSITIONAL for p in params):  # torch.export sees *args as one tuple
+        named = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+        shapes = (*shapes[:named], tuple(shapes[named:]))
     program = torch.onnx.export(
         graph.module,
         args,
@@ -152,8 +161,16 @@ def _quiet() -> Iterator[None]:
     """Hide the exporters' chatter: Python warnings (deprecations, tracer notes), their loggers,
     and the C++ shape-inference notes written straight to the process's stderr. The export is
     checked numerically afterwards, which is what tells whether it worked."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo",
-                                               "onnxscript", "torch.fx.experimental")]  # fmt: skip
+    loggers = [
+        logging.getLogger(n)
+        for n in (
+            "torch.onnx",
+            "torch.export",
+            "torch._dynamo",
+            "onnxscript",
+            "torch.fx.experimental",
+        )
+    ]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)

@@ -64,8 +64,11 @@ class ClassifyExport(TaskExport):
 
     def metadata(self, model: nn.Module) -> dict[str, Any]:
         data = self.config.data
-        return {"labels": list(self.pipeline.labels.labels), "tokenizer": data.tokenizer,
-                "max_len": data.max_len}  # fmt: skip
+        return {
+            "labels": list(self.pipeline.labels.labels),
+            "tokenizer": data.tokenizer,
+            "max_len": data.max_len,
+        }
 
     def runtime_model(self, graphs: Mapping[str, Any], info: Mapping[str, Any]) -> nn.Module:
         return RuntimeClassifier(graphs)

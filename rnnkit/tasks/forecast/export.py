@@ -79,9 +79,13 @@ class ForecastExport(TaskExport):
         inputs = [window]
         if K:
             inputs.append(
-                TensorSpec("covariates", "float32", ("B", f"W+{H}", K),
-                           "known covariates of the window's steps, then of the forecast's")
-            )  # fmt: skip
+                TensorSpec(
+                    "covariates",
+                    "float32",
+                    ("B", f"W+{H}", K),
+                    "known covariates of the window's steps, then of the forecast's",
+                )
+            )
 
         def sample(sizes: Mapping[str, int], g: torch.Generator) -> dict[str, Tensor]:
             found = {"window": normal([sizes["B"], sizes["W"], F], g)}

@@ -138,8 +138,7 @@ class TagExport(TaskExport):
 
             def frames(sizes: Mapping[str, int], g: torch.Generator) -> dict[str, Tensor]:
                 n = ragged_lengths(sizes["B"], sizes["T"], g)
-                return {"features": padded(normal([sizes["B"], sizes["T"], F], g), n),
-                        "lengths": n}  # fmt: skip
+                return {"features": padded(normal([sizes["B"], sizes["T"], F], g), n), "lengths": n}
 
             return [features, lengths], frames
         V = len(self.pipeline.words)
@@ -238,8 +237,9 @@ class RuntimeTagger(RuntimeModel):
         feeds = self._inputs(x)
         names = [t.name for t in graph.inputs if t.name not in feeds]
         if state is None:
-            tensors = [torch.zeros(t.size_of({"B": x.shape[0]})) for t in graph.inputs
-                       if t.name in names]  # fmt: skip
+            tensors = [
+                torch.zeros(t.size_of({"B": x.shape[0]})) for t in graph.inputs if t.name in names
+            ]
         else:
             tensors = state_tensors(state)  # type: ignore[arg-type]
         out = graph(**feeds, **dict(zip(names, tensors, strict=True)))
