@@ -4,6 +4,7 @@ never over other files; all or nothing."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 import rnnkit as rk
 from rnnkit.errors import RunDirError
@@ -80,3 +81,24 @@ def test_formats_and_options_are_checked_before_anything_is_written(runs, tmp_pa
     with pytest.raises(ExportError, match="the tolerance must be positive"):
         p.export("onnx", tmp_path / "a", tolerance=0)
     assert listing(tmp_path) == []
+
+
+def test_the_callers_model_is_left_as_it_was(runs, tmp_path):
+    p = rk.load(runs("classify"), device="cpu")
+    p.model.train()  # exported in eval mode, from a copy
+    before = {k: v.clone() for k, v in p.model.state_dict().items()}
+    assert p.export("onnx", tmp_path / "out").max_abs_diff < 1e-4
+    assert p.model.training
+    assert all(torch.equal(v, before[k]) for k, v in p.model.state_dict().items())
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_predictor_on_cuda_exports_from_a_cpu_copy(runs, tmp_path):
+    p = rk.load(runs("translate"), device="cuda")
+    result = p.export("onnx", tmp_path / "out")
+    assert result.max_abs_diff < 1e-4 and p.device.type == "cuda"
+    texts = ["ein hund läuft", "ein mann sieht ein hund"]
+    assert [r["tokens"] for r in rk.load(tmp_path / "out").translate(texts, beam=2)] == [
+        r["tokens"] for r in p.translate(texts, beam=2)
+    ]

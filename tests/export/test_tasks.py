@@ -240,3 +240,39 @@ def test_streaming_forecaster_reads_a_row_at_a_time(runs, tmp_path):
         out = run(window=x[:, t : t + 1].numpy(), **feeds)
         feeds = {"h0": out["hn"]}
     close(out["forecast"], p.model(x).detach())
+
+
+def test_frame_tagger_takes_features(tmp_path):
+    from tests.data.test_frames import make_frames, write_padded
+
+    frames = write_padded(tmp_path / "frames.npz", *make_frames(40, 0))
+    options = {"embedding_size": 6, "hidden_size": 6, "batch_size": 8, "crf": False}
+    rk.train(
+        "tag",
+        out=tmp_path / "run",
+        frames=frames,
+        bidirectional=False,
+        epochs=1,
+        seed=3,
+        device="cpu",
+        **options,
+    )
+    p = rk.load(tmp_path / "run", device="cpu")
+    run = exported(p, "onnx", tmp_path / "out")
+    assert list(run.inputs) == ["features", "lengths"]
+    assert run.inputs["features"] == ("tensor(float)", ["B", "T", 3])
+    x = torch.randn(4, 9, 3, generator=torch.Generator().manual_seed(0))
+    lengths = ragged(4, 9)
+    close(
+        run(features=x.numpy(), lengths=lengths.numpy())["emissions"], p.model(x, lengths).detach()
+    )
+    onnx_p = rk.load(tmp_path / "out")
+    xs, _ = make_frames(5, 1)
+    assert onnx_p.predict(xs) == p.predict(xs)
+    step = ort_run(tmp_path / "out" / "step.onnx")
+    assert list(step.inputs) == ["features", "h0", "c0"]
+    s1 = s2 = None
+    for row in xs[0][:4]:
+        a, s1 = p.step(row[None], s1)
+        b, s2 = onnx_p.step(row[None], s2)
+        close(b, a)
