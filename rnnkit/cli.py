@@ -105,10 +105,15 @@ def _export(args: argparse.Namespace) -> int:
 
     predictor = load(args.run_dir, device="cpu", runtime="torch")
     result = predictor.export(
-        args.format, args.out, overwrite=args.overwrite, tolerance=args.tolerance
+        args.format,
+        args.out,
+        overwrite=args.overwrite,
+        tolerance=args.tolerance,
+        dry_run=args.dry_run,
     )
+    done = "checked (nothing written)" if args.dry_run else f"exported to {result.path}"
     print(
-        f"exported {args.run_dir} ({predictor.task.name}) to {result.path} as {result.format}: "
+        f"{args.run_dir} ({predictor.task.name}) {done} as {result.format}: "
         f"{', '.join(c.graph for c in result.checks)}; max abs difference from eager PyTorch "
         f"{result.max_abs_diff:.2e}"
     )
@@ -315,6 +320,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         default=1e-4,
         help="largest max abs difference from eager PyTorch accepted (default: 1e-4)",
     )
+    p.add_argument("--dry-run", action="store_true", help="export and check, then write nothing")
     _add_import(p)
     p.set_defaults(run=_export)
 

@@ -72,6 +72,7 @@ def export_model(
     source: Any = None,
     imports: Sequence[str] = (),
     log: Callable[[str], None] | None = None,
+    dry_run: bool = False,
 ) -> ExportResult:
     """Export a trained model of ``task`` to ``out``.
 
@@ -87,6 +88,7 @@ def export_model(
         source: the run exported (its path and weights' sha256 go into the manifest).
         imports: the run's user code, recorded so that ``rk.load(out)`` can import it.
         log: where the check lines go (default: stderr).
+        dry_run: write, check and then discard everything (``out`` is left as it was).
 
     Returns:
         An :class:`ExportResult`.
@@ -155,7 +157,8 @@ def export_model(
         }
         write_manifest(folder, manifest)
         names = [*files.written, MANIFEST]
-        commit(folder, out, names)
+        if not dry_run:
+            commit(folder, out, names)
     return ExportResult(out, fmt, checks, names)
 
 

@@ -74,7 +74,8 @@ def load_export(path: str | Path, runtime: str | None = None, device: Any = None
     if runtime != fmt:
         source = manifest.get("source_run")
         raise ExportError(
-            f"{path} is a {fmt} export: it runs with runtime={fmt!r}, not {runtime!r}",
+            f"{path} is an export in the {fmt} format: it runs with runtime={fmt!r}, not "
+            f"{runtime!r}",
             f"load the run it was exported from ({source}) for runtime={runtime!r}"
             if source
             else f"pass runtime={fmt!r}",
@@ -98,16 +99,18 @@ def load_with_runtime(run: Any, runtime: str, device: Any = None) -> Any:
 
     check_runtime(runtime, device)
     task = get_task(run.task)
-    eager = task.load(run, "cpu")
+    task.check_requirements()
+    run.check_trained()
+    config = run.config
+    pipeline = task.load_pipeline(run, config)
     folder = _cache_folder(run, runtime)
-    manifest = None
     if is_export(folder):
         try:
             manifest = load_manifest(folder)
             files = ExportFiles(folder, manifest["files"])
-            return _predictor(task, run, eager.config, eager.pipeline, manifest, files, runtime)
+            return _predictor(task, run, config, pipeline, manifest, files, runtime)
         except (ExportError, IntegrityError):  # a damaged cache entry: made again below
-            manifest = None
+            pass
     if folder.exists():
         shutil.rmtree(folder)  # the cache's own folder, never the user's
     print(
@@ -115,19 +118,13 @@ def load_with_runtime(run: Any, runtime: str, device: Any = None) -> Any:
         file=sys.stderr,
         flush=True,
     )
+    eager = task.load(run, "cpu")
     export_model(
-        task,
-        eager.config,
-        eager.pipeline,
-        eager.model,
-        runtime,
-        folder,
-        source=run,
-        imports=run.imports,
+        task, config, pipeline, eager.model, runtime, folder, source=run, imports=run.imports
     )
     manifest = load_manifest(folder)
     files = ExportFiles(folder, manifest["files"])
-    return _predictor(task, run, eager.config, eager.pipeline, manifest, files, runtime)
+    return _predictor(task, run, config, pipeline, manifest, files, runtime)
 
 
 def _predictor(

@@ -138,6 +138,7 @@ class Predictor:
         *,
         overwrite: bool = False,
         tolerance: float | None = None,
+        dry_run: bool = False,
     ) -> ExportResult:
         """Export the trained model to ONNX or TorchScript, as ``rnnkit export`` does.
 
@@ -151,6 +152,7 @@ class Predictor:
             out: the export directory: absent, empty, or an earlier export (``overwrite``).
             overwrite: replace an earlier export in ``out`` (other files are never touched).
             tolerance: largest max abs difference accepted (None: 1e-4).
+            dry_run: export and check, then discard the files (``out`` is left as it was).
 
         Returns:
             An :class:`~rnnkit.export.ExportResult` (``path``, ``checks``, ``max_abs_diff``).
@@ -173,6 +175,7 @@ class Predictor:
             tolerance=TOLERANCE if tolerance is None else tolerance,
             source=self.run,
             imports=getattr(self.run, "imports", ()),
+            dry_run=dry_run,
         )
 
     def step(self, inputs: Any, state: Any = None) -> tuple[Any, Any]:

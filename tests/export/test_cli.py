@@ -18,12 +18,16 @@ def test_export_then_predict_on_the_export(runs, tmp_path, capsys):
     run, out = runs("classify"), tmp_path / "exported"
     assert main(["export", str(run), "--format", "onnx", "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    said = f"exported {run} (classify) to {out} as onnx: model; max abs difference from eager"
+    said = f"{run} (classify) exported to {out} as onnx: model; max abs difference from eager"
     assert said in captured.out
     assert "model: model.onnx (torch.onnx.export (TorchScript-based)): max abs difference" in (
         captured.err
     )
     assert (out / "model.onnx").is_file() and (out / "manifest.json").is_file()
+    dry = ["export", str(run), "--format", "torchscript", "--out", str(tmp_path / "d"), "--dry-run"]
+    assert main(dry) == 0
+    assert "(classify) checked (nothing written) as torchscript" in capsys.readouterr().out
+    assert not (tmp_path / "d").exists()
     assert main(["predict", str(out), "the plot was superb", "--top-k", "2"]) == 0
     from_export = json.loads(capsys.readouterr().out)
     assert main(["predict", str(run), "the plot was superb", "--top-k", "2"]) == 0

@@ -121,7 +121,9 @@ def test_an_export_directory_loads_as_a_predictor(runs, tmp_path):
     found = p.evaluate("valid")
     assert found["confusion_matrix_png"].startswith(str(tmp_path / "exported"))
     same(without_paths(found), without_paths(torch_p.evaluate("valid")))
-    with pytest.raises(ExportError, match="is a onnx export: it runs with runtime='onnx'"):
+    with pytest.raises(
+        ExportError, match="is an export in the onnx format: it runs with runtime='onnx'"
+    ):
         rk.load(tmp_path / "exported", runtime="torch")
     with pytest.raises(rk.TaskError, match="export from the run directory"):
         p.export("onnx", tmp_path / "again")
@@ -147,3 +149,19 @@ def test_runtime_errors_name_the_problem(runs, monkeypatch):
         ExportError, match=r"needs the Python package onnxruntime.*rnnkit\[export\]"
     ):
         rk.load(run, runtime="onnx")
+
+
+def test_a_damaged_cache_entry_is_made_again(runs, capsys):
+    import os
+    from pathlib import Path
+
+    run = runs("lm")
+    rk.load(run, runtime="onnx")
+    (entry,) = (Path(os.environ["XDG_CACHE_HOME"]) / "rnnkit" / "exports").iterdir()
+    assert entry.name.startswith("lm-onnx-") and (entry / "model.onnx").is_file()
+    with (entry / "model.onnx").open("ab") as f:
+        f.write(b"\0")
+    capsys.readouterr()
+    p = rk.load(run, runtime="onnx")
+    assert "exporting" in capsys.readouterr().err
+    same(p.predict(["the cat"]), rk.load(run, device="cpu").predict(["the cat"]))
