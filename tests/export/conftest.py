@@ -26,6 +26,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "forecast": ("forecast", {}),
     # the other graphs and layouts
     "lm_gru": ("lm", {"cell": "gru", "num_layers": 2}),
+    "lm_adaptive": (
+        "lm",
+        {"softmax": "adaptive", "input_embedding": "adaptive", "tie_weights": True}
+        | {"cutoffs": [4, 8]},
+    ),
     "classify_attention": ("classify", {"cell": "gru", "pooling": "attention", "num_layers": 2}),
     "tag_stream": ("tag", {"bidirectional": False, "char_encoder": "cnn"}),
     "tag_softmax": ("tag", {"crf": False, "char_encoder": "none"}),

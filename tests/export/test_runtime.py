@@ -92,6 +92,17 @@ def test_step_on_onnx(runs, key):
         same(b, a)
 
 
+def test_adaptive_softmax_language_model_on_onnx(runs):
+    run = runs("lm_adaptive")
+    torch_p, onnx_p = rk.load(run, device="cpu"), rk.load(run, runtime="onnx")
+    same(onnx_p.predict(["the cat", "a"], top_k=3), torch_p.predict(["the cat", "a"], top_k=3))
+    same(onnx_p.evaluate("valid"), torch_p.evaluate("valid"))
+    ids, targets = torch.tensor([[2, 3, 4]]), torch.tensor([[3, 4, 5]])
+    with torch.no_grad():
+        mine, theirs = onnx_p.model.loss(ids, targets)[0], torch_p.model.loss(ids, targets)[0]
+    same(float(mine), float(theirs))
+
+
 def test_tasks_without_a_stream_say_so_on_onnx(runs):
     p = rk.load(runs("tag"), runtime="onnx")
     with pytest.raises(rk.TaskError, match="a bidirectional tagger reads whole sequences"):

@@ -51,7 +51,7 @@ def test_classifier(runs, tmp_path, key, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("key", ["lm", "lm_gru"])
+@pytest.mark.parametrize("key", ["lm", "lm_gru", "lm_adaptive"])
 def test_language_model_carries_its_state_across_calls(runs, tmp_path, key, fmt):
     p = rk.load(runs(key), device="cpu")
     run = exported(p, fmt, tmp_path / "out")

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from rnnkit.export.runtime import RuntimeModel
 from rnnkit.export.sample import normal, token_ids
@@ -124,6 +125,20 @@ class RuntimeLanguageModel(RuntimeModel):
         graph = self.graphs["model"]
         out = graph(tokens=ids, **dict(zip(graph.input_names[1:], state, strict=True)))
         return out["logits"], as_state([out[t.name] for t in graph.outputs[1:]])
+
+    def loss(
+        self,
+        ids: Tensor,
+        targets: Tensor,
+        state: object | None = None,
+        lengths: Tensor | None = None,
+        reduction: str = "mean",
+    ) -> tuple[Tensor, object]:
+        """Next-token cross-entropy of the graph's logits (exact for an adaptive softmax too,
+        whose outputs are log-probabilities)."""
+        logits, state = self(ids, state, lengths)
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction=reduction)
+        return (loss.reshape(targets.shape) if reduction == "none" else loss), state
 
     generate = LanguageModel.generate  # the same sampling loop, on these calls
 
