@@ -95,16 +95,29 @@ def check_format(fmt: str, graphs: list[Graph]) -> None:
 def write_graph(graph: Graph, fmt: str, path: Path, example: Mapping[str, Tensor]) -> str:
     """Export ``graph`` traced on ``example`` to ``path``; returns the exporter used."""
     args = tuple(example[t.name] for t in graph.inputs)
-    with _quiet():
-        if fmt == "torchscript":
-            traced = torch.jit.trace(graph.module, args, check_trace=False, strict=False)
-            torch.jit.save(traced, str(path))
-            return "torch.jit.trace"
-        if onnx_exporter([graph]) == "torchscript":
-            _legacy_onnx(graph, args, path)
-            return "torch.onnx.export (TorchScript-based)"
-        _dynamo_onnx(graph, args, path)
-        return "torch.onnx.export (dynamo)"
+    if fmt == "torchscript":
+        used = "torch.jit.trace"
+    elif onnx_exporter([graph]) == "torchscript":
+        used = "torch.onnx.export (TorchScript-based)"
+    else:
+        used = "torch.onnx.export (dynamo)"
+    try:
+        with _quiet():
+            if fmt == "torchscript":
+                traced = torch.jit.trace(graph.module, args, check_trace=False, strict=False)
+                torch.jit.save(traced, str(path))
+            elif used.endswith("(TorchScript-based)"):
+                _legacy_onnx(graph, args, path)
+            else:
+                _dynamo_onnx(graph, args, path)
+    except Exception as err:  # the exporters' own error types
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ExportError(
+            f"{used} could not export the graph {graph.name!r}: {first}",
+            "nothing was written; set RNNKIT_DEBUG=1 for the exporter's traceback and report "
+            "the model's config",
+        ) from err
+    return used
 
 
 def _legacy_onnx(graph: Graph, args: tuple[Tensor, ...], path: Path) -> None:

@@ -79,6 +79,23 @@ def test_graph_inputs_are_checked_by_name_and_shape(tmp_path):
     close(runner(x=torch.ones(2, 3, 4))["y"], torch.ones(2, 4))
 
 
+class Untraceable(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        if torch.jit.is_tracing():  # as code the exporters cannot follow does
+            raise RuntimeError("this module cannot be traced\nmore detail")
+        return x.mean(dim=1)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_an_exporter_failure_is_one_error_naming_the_graph(tmp_path, fmt):
+    with pytest.raises(
+        ExportError,
+        match=r"could not export the graph 'g': this module cannot be traced; nothing was "
+        r"written; set RNNKIT_DEBUG=1",
+    ):
+        written(graph_of(Untraceable()), fmt, tmp_path)
+
+
 class Encoder(nn.Module):
     def __init__(self, cell: str) -> None:
         super().__init__()
