@@ -84,6 +84,11 @@ CASES = {  # what the user typed ({tc}: a good `train classify`), the exit code,
     "translate beam": ("translate run_translate 'ein hund' --beam 0", 1, "--beam must be >= 1"),
     "translate classify": (f"translate {RUN} 'ein hund'", 1, "'classify' run"),
     "translate nothing": ("translate run_translate", 2, "give the input as TEXT"),
+    # export
+    "export no run": ("export nowhere --format onnx --out e", 1, "not a run directory"),
+    "export format": (f"export {RUN} --format nope --out e", 2, "invalid choice: 'nope'"),
+    "export over a file": (f"export {RUN} --format onnx --out afile", 1, "afile is a file"),
+    "export over others": (f"export {RUN} --format onnx --out foreign", 1, "is not empty"),
     # bench, demo
     "bench batch size": ("bench --dry-run --batch-size 0", 1, "--batch-size must be at least 1"),
     "bench repeats": ("bench --cells lstm --repeats 0", 1, "--repeats must be at least 1"),

@@ -106,7 +106,8 @@ def stream_text(
     elif not tokens:
         pick = torch.randint(len(vocab.specials), len(vocab), (1,), generator=generator)
         tokens = [vocab.token(int(pick))]
-    device = next(model.parameters()).device
+    weight = next(model.parameters(), None)  # none: a model of exported graphs, on the CPU
+    device = weight.device if weight is not None else torch.device("cpu")
     ids = pipeline.encode(tokens).to(device)
     banned = pipeline.banned_ids()
     new = model.stream(ids, max_tokens, temperature, top_k, top_p, greedy, generator, None, banned)
