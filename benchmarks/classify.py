@@ -45,7 +45,7 @@ from rnnkit.data import SequenceDataset
 from rnnkit.tasks import TaskData, TaskError, classify, get_task
 from rnnkit.tasks.classify.data import train_batches
 from rnnkit.tasks.classify.predictor import objective as classify_objective
-from rnnkit.tasks.common import Take, fit
+from rnnkit.tasks.common import Take, build_trainer, run_trainer
 from rnnkit.train import Accuracy, MacroF1, ResumableLoader, RunDir, evaluate
 
 PUBLISHED = {
@@ -109,16 +109,12 @@ def run_variant(
     else:
         test_batches = classify.data.eval_batches(test, data)
     start = time.perf_counter()
-    trainer = fit(
-        config.trainer,
-        model,
-        objective,
-        train_batches(prepared.train.dataset, data, seed),
-        prepared.valid,
-        RunDir(out),
-        task.metrics(config, prepared.pipeline),
-        unit=task.unit,
+    batches = train_batches(prepared.train.dataset, data, seed)
+    metrics = task.metrics(config, prepared.pipeline)
+    trainer = build_trainer(
+        config.trainer, model, objective, len(batches), RunDir(out), metrics, unit=task.unit
     )
+    run_trainer(trainer, batches, prepared.valid)
     total = time.perf_counter() - start
     found = evaluate(
         trainer.model,

@@ -23,7 +23,7 @@ import torch
 
 from rnnkit.config import Config
 from rnnkit.options import config_from_options, read_config_file
-from rnnkit.runs import Run, TaskError, import_user_code
+from rnnkit.runs import Run, TaskError, import_user_code, saved_options
 from rnnkit.tasks import Predictor, Task, get_task
 
 
@@ -33,6 +33,7 @@ def train(
     out: str | os.PathLike,
     config: str | os.PathLike | Config | Mapping[str, Any] | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     dry_run: bool = False,
     find_lr: bool = False,
     imports: str | Sequence[str] = (),
@@ -47,7 +48,9 @@ def train(
         config: a config file (JSON or TOML, like ``--config``), a task config object (e.g.
             ``rk.tasks.lm.LMConfig(...)``) or a dict of options; ``options`` override it.
         resume: continue the run in ``out`` from its last checkpoint (its saved options, then
-            ``config``, then ``options``).
+            ``config``, then ``options``; options that cannot change are refused).
+        overwrite: start over in ``out``, an existing run (only rnnkit's own files are
+            removed; see docs/run-directories.md).
         dry_run: one training and one validation batch, then stop.
         find_lr: run the learning-rate range test instead of training.
         imports: user modules or ``.py`` files to import first (``--import``), e.g. the file
@@ -59,8 +62,9 @@ def train(
         The :class:`~rnnkit.runs.Run` (``run.history``: the epochs; ``run.load()``).
 
     Raises:
-        ValueError: a bad option or input (a :class:`~rnnkit.runs.TaskError` for input
-            files), with the message the command line prints.
+        RnnkitError: a bad option, input file or output directory (the classes of
+            :mod:`rnnkit.errors`, also ``ValueError``), with the message the command line
+            prints.
     """
     imports = [imports] if isinstance(imports, (str, os.PathLike)) else list(imports)
     if "import" in options:  # the flag's own name, as rk.train(..., **{"import": "x.py"})
@@ -82,11 +86,16 @@ def train(
         base = dict(config)
     elif config is not None:
         base = read_config_file(config)
-    if resume:
-        base = {**Run(out, task=task.name).saved_config, **base}
+    base = {**saved_options(out, task.name, resume, overwrite), **base}
     resolved = config_from_options(task.config_class, options, base)
     trainer = task.train(
-        resolved, out, resume=resume, dry_run=dry_run, find_lr=find_lr, imports=imports
+        resolved,
+        out,
+        resume=resume,
+        overwrite=overwrite,
+        dry_run=dry_run,
+        find_lr=find_lr,
+        imports=imports,
     )
     run = Run(out, task=task.name)
     run.history = trainer.history
@@ -124,9 +133,9 @@ def load(
         if is_export(run_dir):
             return load_export(run_dir, runtime, device)
     run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
-    run.import_code()  # a task of the user's own registers there
+    task = run.task_object()  # a task of the user's own: its code first
     if runtime is None or runtime == "torch":
-        return get_task(run.task).load(run, device)
+        return task.load(run, device)
     from rnnkit.export import load_with_runtime
 
     return load_with_runtime(run, runtime, device)

@@ -27,6 +27,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnkit.nn
 from rnnkit.cells import available_cells
+from rnnkit.errors import ConfigError
 from rnnkit.layers import Recurrent
 
 Mode = Literal["train", "infer"]
@@ -92,6 +93,23 @@ class BenchConfig:
     """Where to run: ``"cpu"``, ``"cuda"`` (cuDNN for torch.nn and the fused backend), ..."""
     api: Api = "recurrent"
     """``"recurrent"`` (rnnkit.Recurrent with lengths) or ``"nn"`` (rnnkit.nn as torch.nn)."""
+
+    def __post_init__(self) -> None:
+        sizes = {
+            "--batch-size": [self.batch_size],
+            "--seq-len": [self.seq_len],
+            "--scan-seq-len": [self.scan_seq_len],
+            "--input-size": [self.input_size],
+            "--hidden": self.hidden_sizes,
+            "--layers": self.num_layers,
+            "--repeats": [self.repeats],
+        }
+        for flag, values in sizes.items():
+            bad = [v for v in values if v < 1]
+            if bad:
+                raise ConfigError(f"{flag} must be at least 1, got {bad[0]}")
+        if self.warmup < 0:
+            raise ConfigError(f"warmup must be at least 0, got {self.warmup}")
 
 
 @dataclass

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,18 +24,18 @@ import rnnkit
 
 def _train(args: argparse.Namespace) -> int:
     from rnnkit.options import config_from_args, read_config_file
-    from rnnkit.runs import Run
+    from rnnkit.runs import saved_options
     from rnnkit.tasks import get_task
 
     task = get_task(args.task)
     base = read_config_file(args.config) if args.config else {}
-    if args.resume:
-        base = {**Run(args.out, task=args.task).saved_config, **base}
+    base = {**saved_options(args.out, args.task, args.resume, args.overwrite), **base}
     config = config_from_args(task.config_class, args, base)
     task.train(
         config,
         args.out,
         resume=args.resume,
+        overwrite=args.overwrite,
         dry_run=args.dry_run,
         find_lr=args.find_lr,
         imports=args.imports or (),
@@ -47,7 +48,7 @@ def _train(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace, needs: str | None = None) -> Any:
     """The run's predictor; ``needs``: the method the command calls (generate, translate)."""
     from rnnkit.api import load
-    from rnnkit.runs import TaskError
+    from rnnkit.errors import TaskError
 
     predictor = load(args.run_dir)
     if needs is not None and not hasattr(predictor, needs):
@@ -65,8 +66,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    _check_output(args)
     predictor = _load(args)
-    inputs = predictor.read_inputs(args.text, args.input)
+    inputs = predictor.read_inputs(args.text, args.input, args.input_field)
     options = {k: getattr(args, k) for k in ("top_k", "plot") if getattr(args, k) is not None}
     records = predictor.predict(inputs[:1] if args.dry_run else inputs, **options)
     _write_records(records[:1] if args.dry_run else records, args.output)
@@ -74,22 +76,30 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    text = _load(args, "generate").generate(
-        args.prompt,
-        max_tokens=1 if args.dry_run else args.max_tokens,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        greedy=args.greedy,
-        seed=args.seed,
-    )
-    print(text)
+    predictor = _load(args, "generate")
+    pieces = getattr(predictor, "stream", None)
+    options = {
+        "max_tokens": 1 if args.dry_run else args.max_tokens,
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "greedy": args.greedy,
+        "seed": args.seed,
+    }
+    if pieces is None:  # a task of the user's own that only has generate()
+        print(predictor.generate(args.prompt, **options))
+        return 0
+    for piece in pieces(args.prompt, **options):  # printed as each token is made
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
     return 0
 
 
 def _translate(args: argparse.Namespace) -> int:
+    _check_output(args)
     predictor = _load(args, "translate")
-    texts = predictor.read_inputs(args.text, args.input)
+    texts = predictor.read_inputs(args.text, args.input, args.input_field)
     records = predictor.translate(
         texts[:1] if args.dry_run else texts,
         beam=args.beam,
@@ -173,13 +183,31 @@ def _print_results(results: dict[str, Any]) -> None:
             print(f"{key}: {value}")
 
 
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse an ``--output`` that cannot be written, or that is the ``--input``, up front."""
+    from rnnkit.errors import UsageError
+
+    output = args.output
+    if output is None:
+        return
+    if os.path.isdir(output):
+        raise UsageError(f"--output {output} is a directory", "give a file name")
+    given = args.input not in (None, "-") and os.path.exists(output)
+    if given and os.path.exists(args.input) and os.path.samefile(output, args.input):
+        raise UsageError(
+            f"--output {output} is the --input file; writing would replace the inputs",
+            "give another file name",
+        )
+
+
 def _write_records(records: list[dict[str, Any]], output: str | None) -> None:
+    from rnnkit.train.atomic import atomic_write_text
+
     lines = [json.dumps(r, ensure_ascii=False) for r in records]
     if output is None:
         print("\n".join(lines))
         return
-    with open(output, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    atomic_write_text(output, "\n".join(lines) + "\n")  # a failure leaves the old file whole
     print(f"wrote {len(lines)} predictions to {output}")
 
 
@@ -194,6 +222,37 @@ def _add_import(p: argparse.ArgumentParser) -> None:
         metavar="MODULE_OR_FILE",
         help="import your own code first (a module name or a .py file that registers cells "
         "or tasks); repeatable; recorded in the run, which imports it again when reopened",
+    )
+
+
+def _command(p: argparse.ArgumentParser, run: Any) -> None:
+    """Finish a command's parser: ``--debug``, the function it runs, and its flags (so that
+    error hints name only flags the command has)."""
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the traceback of an error (also RNNKIT_DEBUG=1)",
+    )
+    flags = frozenset(flag for action in p._actions for flag in action.option_strings)
+    p.set_defaults(run=run, flags=flags)
+
+
+def _add_input(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--input",
+        metavar="FILE",
+        help=f"{what} from a file: JSON lines (.jsonl) or CSV/TSV by field, other files one per "
+        "line ('-': standard input)",
+    )
+    p.add_argument(
+        "--input-field",
+        metavar="NAME",
+        help="the field (JSONL) or column (CSV/TSV) of --input that holds the input (default: "
+        "the run's text column, or 'text')",
+    )
+    p.add_argument(
+        "--output", metavar="FILE", help="write JSON lines here instead of printing them"
     )
 
 
@@ -221,6 +280,12 @@ def _add_train(sub: argparse._SubParsersAction, wanted: str | None) -> None:
             help="continue the run in --out from its last checkpoint",
         )
         t.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="start the run in --out again from scratch (only rnnkit's own files are "
+            "removed; see docs/run-directories.md)",
+        )
+        t.add_argument(
             "--dry-run",
             action="store_true",
             help="one training and one validation batch, then exit",
@@ -233,7 +298,7 @@ def _add_train(sub: argparse._SubParsersAction, wanted: str | None) -> None:
         _add_import(t)
         if name == wanted:
             add_arguments(t, task.config_class)
-        t.set_defaults(run=_train)
+        _command(t, _train)
 
 
 def _add_run_commands(sub: argparse._SubParsersAction) -> None:
@@ -243,28 +308,22 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="FILE", help="evaluate on this file instead of a split")
     p.add_argument("--dry-run", action="store_true", help="evaluate one batch only")
     _add_import(p)
-    p.set_defaults(run=_evaluate)
+    _command(p, _evaluate)
 
     p = sub.add_parser("predict", help="predict with a trained run")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("text", nargs="*", metavar="TEXT", help="inputs (or use --input)")
-    p.add_argument("--input", metavar="FILE", help="one input per line ('-': standard input)")
-    p.add_argument(
-        "--output", metavar="FILE", help="write JSON lines here instead of printing them"
-    )
+    _add_input(p, "inputs")
     p.add_argument("--top-k", type=int, help="show the k most likely labels / tokens")
     p.add_argument("--plot", metavar="PNG", help="forecast: plot the prediction to this file")
     p.add_argument("--dry-run", action="store_true", help="predict the first input only")
     _add_import(p)
-    p.set_defaults(run=_predict)
+    _command(p, _predict)
 
     p = sub.add_parser("translate", help="translate sentences with a trained translation run")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("text", nargs="*", metavar="TEXT", help="source sentences (or use --input)")
-    p.add_argument("--input", metavar="FILE", help="one sentence per line ('-': standard input)")
-    p.add_argument(
-        "--output", metavar="FILE", help="write JSON lines here instead of printing them"
-    )
+    _add_input(p, "sentences")
     p.add_argument(
         "--beam", type=int, default=None, help="beam size, 1 for greedy (default: the run's)"
     )
@@ -276,12 +335,17 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="translate the first sentence only")
     _add_import(p)
-    p.set_defaults(run=_translate)
+    _command(p, _translate)
 
     p = sub.add_parser("generate", help="generate text with a trained language model")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--prompt", default="", help="text to continue (empty: start a new line)")
-    p.add_argument("--max-tokens", type=int, default=100, help="tokens to generate (default: 100)")
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=100,
+        help="tokens to generate, 1 to 100,000 (default: 100); printed as they are made",
+    )
     p.add_argument(
         "--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)"
     )
@@ -293,7 +357,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
     p.add_argument("--dry-run", action="store_true", help="generate one token only")
     _add_import(p)
-    p.set_defaults(run=_generate)
+    _command(p, _generate)
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -322,7 +386,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="export and check, then write nothing")
     _add_import(p)
-    p.set_defaults(run=_export)
+    _command(p, _export)
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -338,7 +402,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="one batch per model, then exit")
     _add_import(p)
-    p.set_defaults(run=_demo)
+    _command(p, _demo)
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
@@ -426,7 +490,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         "--dry-run", action="store_true", help="one tiny configuration per cell, timed once"
     )
     _add_import(p)
-    p.set_defaults(run=_bench)
+    _command(p, _bench)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -435,6 +499,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         description="Recurrent sequence models: train, evaluate, predict, generate, translate.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {rnnkit.__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of an error (also RNNKIT_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(sub)
     argv = list(argv)
@@ -458,33 +525,54 @@ def imports_in(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rnnkit.runs import TaskError, import_user_code
-    from rnnkit.train import CheckpointError
+    """Run ``rnnkit ARGS``; returns the exit code.
+
+    Every failure is one line on stderr, ``rnnkit COMMAND: error: CAUSE; WHAT TO DO``, with the
+    exit code of its class (2 usage, 1 data/config/run directory, 130 interrupted; see
+    :mod:`rnnkit.errors`); ``--debug`` or ``RNNKIT_DEBUG=1`` prints the traceback too.
+    """
+    from rnnkit.errors import run_command
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    errors = (TaskError, ValueError, FileNotFoundError, CheckpointError, ImportError)
-    try:
+    debug = "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
+    parsed: dict[str, Any] = {}
+
+    def parse() -> int:
+        from rnnkit.runs import import_user_code
+
         for spec in imports_in(argv):  # before parsing: flags may name the user's cells
             import_user_code(spec)
-    except errors as err:
-        return _fail("rnnkit", err)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    run = getattr(args, "run", None)
-    if run is None:
-        parser.print_help(sys.stderr)
-        return 2
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        if getattr(args, "run", None) is None:
+            parser.print_help(sys.stderr)
+            return 2
+        parsed["args"] = args
+        return 0
+
+    code = run_command(parse, "rnnkit", debug)
+    if code or "args" not in parsed:
+        return code
+    args = parsed["args"]
+    prog = f"rnnkit {args.command}"
+    with warnings.catch_warnings():  # shown as lines of their own, never raised
+        warnings.filterwarnings("default", category=UserWarning)
+        warnings.showwarning = _one_line_warning(prog)
+        return run_command(lambda: _run(args), prog, args.debug or debug, args.flags)
+
+
+def _one_line_warning(prog: str) -> Any:
+    """Warnings as ``PROG: warning: MESSAGE`` lines (not Python's file:line and source)."""
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *rest: Any) -> None:
+        sys.stderr.write(f"{prog}: warning: {' '.join(str(message).split())}\n")
+
+    return show
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
-        return int(run(args) or 0)
+        return int(args.run(args) or 0)
     except BrokenPipeError:  # e.g. `rnnkit predict ... | head`: the reader left; stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except errors as err:
-        return _fail(f"rnnkit {args.command}", err)
-
-
-def _fail(prefix: str, err: BaseException) -> int:
-    if os.environ.get("RNNKIT_DEBUG"):
-        raise err
-    print(f"{prefix}: error: {err} (set RNNKIT_DEBUG=1 for a traceback)", file=sys.stderr)
-    return 1

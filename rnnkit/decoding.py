@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.errors import ConfigError, OptionHint
+
 Banned = Sequence[int] | Tensor | None
 """Token ids never to choose: a list, a 1-D tensor, or None."""
 
@@ -104,7 +106,10 @@ def next_token(
     if greedy:
         return logits.argmax(dim=-1)
     if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 (use greedy=True for argmax), got {temperature}")
+        raise ConfigError(
+            f"temperature must be > 0, got {temperature}",
+            option=OptionHint("greedy", purpose="to take the most likely token"),
+        )
     logits = filter_logits(logits.float() / temperature, top_k, top_p)
     probs = torch.softmax(logits, dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)

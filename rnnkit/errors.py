@@ -11,6 +11,7 @@ class                      exit  raised for
 :class:`UsageError`        2     options that do not fit together, a command used wrongly
 :class:`ConfigError`       1     a config value out of range, an unknown or changed option
 :class:`DataError`         1     an input file that cannot be used (file and line named)
+:class:`TaskError`         1     a task's options, inputs or run that do not fit (the task layer)
 :class:`DownloadError`     1     a dataset file that cannot be downloaded or fails its checksum
 :class:`RunDirError`       1     an output directory that is not usable (foreign, a file...)
 :class:`RunLockedError`    1     a run directory in use by another process (its pid named)
@@ -142,6 +143,14 @@ class ConfigError(RnnkitError, ValueError):
 
 class DataError(RnnkitError, ValueError):
     """A data file could not be parsed; the message names the file and, where known, the line."""
+
+
+class TaskError(RnnkitError, ValueError):
+    """A task's options, inputs or run directory that do not fit together, worded for the user.
+
+    What the task layer (``rnnkit.tasks``, ``rnnkit.runs``) raises where no narrower class fits:
+    a run of another task, an input a predictor cannot take, a split the run's data lacks.
+    """
 
 
 class DownloadError(RnnkitError, RuntimeError):

@@ -8,11 +8,15 @@ A run directory's ``config.json`` is::
 ``config`` is the task's resolved config, with every file and folder path absolute (so the
 run works from any directory); ``imports`` lists the user code that registers the run's own
 cells or models, imported again by every command that reopens the run. Files on disk (layout,
-atomic writes, metrics) are :class:`rnnkit.train.RunDir`'s business.
+marker, lock, atomic writes, checksums, metrics) are :class:`rnnkit.train.RunDir`'s business,
+and which directories a run may start in, resume or overwrite is
+:mod:`rnnkit.train.runstart`'s: this module applies those rules for the tasks
+(:func:`check_out`, :func:`check_resume`, :func:`start_run`), see docs/run-directories.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import os
@@ -27,15 +31,13 @@ from torch import nn
 import rnnkit
 from rnnkit.cells import available_cells, cell_class
 from rnnkit.config import Config
-from rnnkit.train import RunDir
+from rnnkit.errors import ConfigError, TaskError
+from rnnkit.train import RunDir, RunStatus, check_resume_config
 from rnnkit.train.distributed import current_env
 
 if TYPE_CHECKING:
+    from rnnkit.tasks.base import Task
     from rnnkit.tasks.predictor import Predictor
-
-
-class TaskError(ValueError):
-    """A problem with the user's run directory, options or input, worded for the user."""
 
 
 # ---------------------------------------------------------------- user code
@@ -140,28 +142,33 @@ def _same_spec(a: str, b: str) -> bool:
 def reimport(specs: Iterable[str], run_dir: Path, config: dict[str, Any], task: str) -> None:
     """Import a run's recorded user code again before its model is rebuilt.
 
-    A recorded file that is gone is looked for beside the run directory's own files; if it is
-    nowhere and the run's cells are registered anyway (``--import`` from its new place), it is
-    skipped; otherwise the error names it.
+    A run directory may come from elsewhere, so code that comes with it is never run by itself:
+    a recorded file inside the run directory is refused (pass it with ``--import`` to trust
+    it). A recorded file that is gone is skipped when the run's cells and task are registered
+    anyway (``--import`` from its new place); otherwise the error names it.
     """
     from rnnkit.tasks.registry import available_tasks
 
     def registered() -> bool:  # what the run names is there anyway (e.g. --import elsewhere)
         return cells_of(config) <= set(available_cells()) and task in available_tasks()
 
+    recorded_in = run_dir / RunDir.CONFIG
     for spec in specs:
-        if _is_file_spec(spec) and not Path(spec).is_file():
-            moved = run_dir / Path(spec).name
-            if moved.is_file():
-                spec = str(moved)
-            elif registered():
-                continue
-            else:
+        if _is_file_spec(spec) and not registered():
+            if _inside(Path(spec), run_dir):
                 raise TaskError(
-                    f"this run imports {spec} (recorded in {run_dir / RunDir.CONFIG}; it "
-                    f"registers the run's own cells), but the file is gone: pass --import "
-                    "FILE.py with its new place"
+                    f"this run imports {spec}, a file inside the run directory (recorded in "
+                    f"{recorded_in}); rnnkit never runs code that comes with a run directory",
+                    f"pass --import {spec} if you trust it",
                 )
+            if not Path(spec).is_file():
+                raise TaskError(
+                    f"this run imports {spec} (recorded in {recorded_in}; it registers the "
+                    "run's own cells), but the file is gone: pass --import FILE.py with its new "
+                    "place"
+                )
+        elif _is_file_spec(spec):
+            continue  # imported by the user already (--import), or not needed
         try:
             import_user_code(spec)
         except TaskError as err:
@@ -170,64 +177,106 @@ def reimport(specs: Iterable[str], run_dir: Path, config: dict[str, Any], task: 
             raise TaskError(f"this run needs its user code: {err}") from None
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
 # ---------------------------------------------------------------- starting a run
 
 
-def check_out(out: str | Path, resume: bool) -> None:
-    """Refuse early (before any data is read) an ``--out`` that cannot take this run."""
-    if current_env().rank != 0:
-        return
+def check_out(out: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> RunStatus:
+    """Check, read-only and before any data is read, that ``out`` can take this run.
+
+    The rules are :mod:`rnnkit.train.runstart`'s: ``out`` must be absent, empty or an rnnkit
+    run; a run that reached a checkpoint needs ``resume`` or ``overwrite``; a run that never
+    did starts again. Under torchrun only rank 0 checks (the others read what is there).
+
+    Returns:
+        The directory's status (``status.resume``: training continues its checkpoint).
+
+    Raises:
+        UsageError: ``resume`` and ``overwrite`` together.
+        RunDirError: the directory cannot take the run (the message says why and what to do).
+        RunLockedError: another process is training in it.
+    """
     run = RunDir(out)
-    exists = run.config_path.exists()
-    if resume and not exists:
-        raise TaskError(f"--resume: {out} holds no run to resume (no config.json)")
-    if resume and not run.checkpoint_path("last").exists():
-        raise TaskError(
-            f"--resume: {out} has no checkpoint yet; start the run again without --resume"
-        )
-    if not resume and exists:
-        raise TaskError(
-            f"{out} already holds a run; pass --resume to continue it, or choose another --out"
-        )
-    if not resume and Path(out).is_file():
-        raise TaskError(f"--out {out} is a file; give a directory for the run")
+    if current_env().rank != 0:
+        status = run.status()
+        return dataclasses.replace(status, resume=resume and status.checkpoint is not None)
+    return run.check_out(resume, overwrite)
+
+
+def saved_options(
+    out: str | os.PathLike, task: str, resume: bool, overwrite: bool = False
+) -> dict[str, Any]:
+    """The options a resumed run starts from: the config it saved (flags then override it).
+
+    Empty when not resuming, and for a run that never saved its config (it starts again).
+
+    Raises:
+        The errors of :func:`check_out`; TaskError: the run is of another task.
+    """
+    if not resume:
+        return {}
+    check_out(out, resume=True, overwrite=overwrite)
+    if not RunDir(out).config_path.is_file():
+        return {}
+    return dict(Run(out, task=task).saved_config)
+
+
+def check_resume(out: str | os.PathLike, config: Config) -> None:
+    """Refuse to resume ``out`` with options that cannot change (all named at once), before
+    anything is written (see :mod:`rnnkit.train.config_changes`).
+
+    Raises:
+        ConfigError: some options differ from the run's.
+    """
+    run = Run(out)
+    try:
+        saved = type(config).from_dict(run.saved_config).to_dict()  # new fields: defaults
+    except ValueError as err:
+        raise ConfigError(f"{run.dir.config_path}: {err}", "start a new run") from None
+    check_resume_config(str(out), saved, config.to_dict())
 
 
 def start_run(
     task: str,
     config: Config,
-    out: str | Path,
+    out: str | os.PathLike,
     resume: bool = False,
+    overwrite: bool = False,
     imports: Sequence[str] = (),
-) -> RunDir:
-    """Create ``out`` and save the resolved config (or check it, when resuming).
+) -> tuple[RunDir, RunStatus]:
+    """Create (or take over) ``out``, lock it and save the resolved config.
 
-    Call it once the data has been read and the model built, so that a bad option or file
-    leaves no half-made run directory behind.
+    Call it once everything that can fail has been checked (options, data, model, device), so
+    that a bad option or file leaves nothing behind. The lock is held until ``run.release()``
+    or the end of the process.
 
     Args:
         task: the task name written into config.json.
         config: the resolved task config (paths already absolute).
         out: the run directory.
         resume: continue the run already in ``out``.
+        overwrite: start over in ``out`` (only rnnkit's own files are removed).
         imports: user modules or files to record (see :func:`imports_for`).
 
     Returns:
-        The RunDir.
+        The RunDir (locked) and its status (``status.resume``: continue the checkpoint).
     """
-    check_out(out, resume)
     run = RunDir(out)
     if current_env().rank != 0:  # under torchrun only rank 0 writes the run directory
-        return run
-    run.create()
+        return run, check_out(out, resume, overwrite)
     saved = {
         "task": task,
         "rnnkit_version": rnnkit.__version__,
         "imports": list(imports),
         "config": config.to_dict(),
     }
-    run.save_config(saved)
-    return run
+    return run, run.begin(saved, resume, overwrite)
 
 
 # ---------------------------------------------------------------- opening a run
@@ -258,11 +307,23 @@ class Run:
             raise TaskError(
                 f"{self.dir.config_path} is not an rnnkit run config (needs 'task' and 'config')"
             )
+        imports = saved.get("imports", [])
+        checks = [
+            (isinstance(saved["task"], str), "'task' must be a name"),
+            (isinstance(saved["config"], dict), "'config' must be an object of options"),
+            (
+                isinstance(imports, list) and all(isinstance(i, str) for i in imports),
+                "'imports' must be a list of module names or files",
+            ),
+        ]
+        for ok, why in checks:
+            if not ok:
+                raise TaskError(f"{self.dir.config_path} is not an rnnkit run config: {why}")
         if task is not None and saved["task"] != task:
             raise TaskError(f"{path} is a {saved['task']!r} run, not {task!r}")
         self.task: str = saved["task"]
         self.rnnkit_version: str | None = saved.get("rnnkit_version")
-        self.imports: list[str] = list(saved.get("imports", []))
+        self.imports: list[str] = list(imports)
         self.saved_config: dict[str, Any] = saved["config"]
         self.history: list[dict[str, Any]] | None = None
         """The epochs of the training call that returned this Run (None when opened)."""
@@ -286,14 +347,24 @@ class Run:
             reimport(self.imports, self.path, self.saved_config, self.task)
             self._imported = True
 
+    def task_object(self) -> Task:
+        """The registered task of the run (its recorded user code imported first)."""
+        from rnnkit.tasks import available_tasks, get_task
+
+        self.import_code()
+        if self.task not in available_tasks():
+            raise TaskError(
+                f"{self.dir.config_path} names the task {self.task!r}, which is not registered "
+                f"(tasks: {', '.join(available_tasks())})",
+                "pass --import MODULE_OR_FILE with the code that registers it",
+            )
+        return get_task(self.task)
+
     @property
     def config(self) -> Any:
         """The run's task config (typed; fields added since the run was made take defaults)."""
         if self._config is None:
-            from rnnkit.tasks import get_task
-
-            self.import_code()
-            task = get_task(self.task)
+            task = self.task_object()
             try:
                 self._config = task.config_class.from_dict(self.saved_config)
             except ValueError as err:
@@ -333,7 +404,4 @@ class Run:
 
     def load(self, device: str | None = None) -> Predictor:
         """A :class:`~rnnkit.tasks.Predictor` of the trained model (see :func:`rnnkit.load`)."""
-        from rnnkit.tasks import get_task
-
-        self.import_code()
-        return get_task(self.task).load(self, device)
+        return self.task_object().load(self, device)

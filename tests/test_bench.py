@@ -1,8 +1,11 @@
 """rnnkit.bench: which configurations the throughput benchmark measures."""
 
+import pytest
 import torch
 
 from rnnkit import bench
+from rnnkit.bench import BenchConfig
+from rnnkit.errors import ConfigError
 
 
 def test_long_scans_are_measured_full_length_in_one_direction():
@@ -43,3 +46,14 @@ def test_bench_command_line_device_api_and_quick(capsys):
     if not torch.cuda.is_available():
         assert main(["bench", "--dry-run", "--device", "cuda", "--cells", "gru"]) == 1
         assert "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "flag"),
+    [("batch_size", "--batch-size"), ("seq_len", "--seq-len"), ("repeats", "--repeats")],
+)
+def test_sizes_are_checked_with_the_flags_name(option, flag):
+    with pytest.raises(ConfigError, match=f"{flag} must be at least 1, got 0"):
+        BenchConfig(**{option: 0})
+    with pytest.raises(ConfigError, match="--hidden must be at least 1, got -2"):
+        BenchConfig(hidden_sizes=[8, -2])

@@ -6,6 +6,7 @@ of month and day of year of each step, each scaled to [-0.5, 0.5].
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -48,13 +49,34 @@ def parse_times(timestamps: tuple[str, ...], source: str, first: int = 1) -> lis
     return out
 
 
-def future_times(timestamps: tuple[str, ...], horizon: int, source: str) -> list[datetime]:
-    """The times of the ``horizon`` steps after the last one, at the last step's spacing."""
-    times = parse_times(timestamps[-2:], source, first=max(len(timestamps) - 1, 1))
-    step = times[-1] - times[0] if len(times) == 2 else timedelta(0)
-    if step <= timedelta(0):
-        raise ValueError(
-            f"{source}: the last two times ({', '.join(timestamps[-2:])}) do not increase, so the "
-            "times of the forecast steps are unknown"
-        )
-    return [times[-1] + step * (k + 1) for k in range(horizon)]
+def future_times(
+    timestamps: tuple[str, ...], horizon: int, source: str
+) -> list[datetime] | list[float]:
+    """The times of the ``horizon`` steps after the last one, at the last step's spacing.
+
+    Times are ISO dates and times (``Z`` read as UTC), or numbers (a step or row counter).
+    """
+    last = timestamps[-2:]
+    numbers = _numbers(last)
+    if numbers is not None:
+        step = numbers[-1] - numbers[0] if len(numbers) == 2 else 0.0
+        if step > 0:
+            return [numbers[-1] + step * (k + 1) for k in range(horizon)]
+    else:
+        zoned = tuple(t.strip()[:-1] + "+00:00" if t.strip().endswith("Z") else t for t in last)
+        times = parse_times(zoned, source, first=max(len(timestamps) - 1, 1))
+        spacing = times[-1] - times[0] if len(times) == 2 else timedelta(0)
+        if spacing > timedelta(0):
+            return [times[-1] + spacing * (k + 1) for k in range(horizon)]
+    raise ValueError(
+        f"{source}: the last two times ({', '.join(last)}) do not increase, so the times of the "
+        "forecast steps are unknown"
+    )
+
+
+def _numbers(texts: tuple[str, ...]) -> list[float] | None:
+    try:
+        values = [float(t) for t in texts]
+    except ValueError:
+        return None
+    return values if all(math.isfinite(v) for v in values) else None

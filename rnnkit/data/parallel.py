@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from rnnkit.data.download import Remote, find_or_download, resolve_data_dir
 from rnnkit.data.files import DataError, Errors, PathLike, read_lines, select_splits, where
+from rnnkit.errors import OptionHint
 
 SPLITS = ("train", "valid", "test")
 MULTI30K_FILES = {"train": "train", "valid": "val", "test": "test_2016_flickr"}
@@ -53,7 +54,8 @@ def _pairs(
                 continue
             path = src_path if not src else tgt_path
             raise DataError(
-                f"{where(path, line)}: empty sentence; pass skip_empty=True to drop such pairs"
+                f"{where(path, line)}: empty sentence",
+                option=OptionHint("skip_empty", purpose="to drop such pairs"),
             )
         pairs.append((src, tgt))
     return pairs

@@ -133,6 +133,26 @@ def _rows_csv(
         yield line, [row[i] for i in index]
 
 
+def json_objects(lines: Sequence[str], source: PathLike) -> Iterator[tuple[int, dict]]:
+    """``(line, object)`` of JSON lines (blank lines skipped).
+
+    Raises:
+        DataError: a line that is not JSON, or not an object (``source`` and line named).
+    """
+    for line, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where(source, line)}: not valid JSON ({err.msg})") from None
+        if not isinstance(obj, dict):
+            raise DataError(
+                f"{where(source, line)}: expected a JSON object, found {type(obj).__name__}"
+            )
+        yield line, obj
+
+
 def _rows_jsonl(
     path: PathLike, cols: list[Column], errors: Errors
 ) -> Iterator[tuple[int, list[str]]]:
@@ -140,17 +160,7 @@ def _rows_jsonl(
     for c in cols:
         if not isinstance(c, str):
             raise ValueError(f"{path}: JSONL columns are keys; got the index {c!r}")
-    for line, raw in enumerate(split_lines(read_text(path, errors)), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where(path, line)}: not valid JSON ({err.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataError(
-                f"{where(path, line)}: expected a JSON object, found {type(obj).__name__}"
-            )
+    for line, obj in json_objects(split_lines(read_text(path, errors)), path):
         values = []
         for c in cols:
             if c not in obj:

@@ -25,6 +25,8 @@ class LabelledTexts:
     """Row of ``origin`` of each example (0-based; a carved split keeps the training rows)."""
     table: dict | None = field(default=None, repr=False)
     """How ``origin`` was read when it is a table (format, header, skip_empty), else None."""
+    carved: float | None = None
+    """The share of ``origin`` this split was carved off as (:func:`carve_split`), else None."""
 
     def locate(self, i: int) -> str:
         """``file, line N`` (or ``dataset split, example N``) of example ``i``."""
@@ -88,9 +90,8 @@ def carve_split(
         )
     order = np.random.default_rng(seed).permutation(n)
     parts = []
-    for rows in (np.sort(order[n_carved:]), np.sort(order[:n_carved])):
+    for rows, carved in ((np.sort(order[n_carved:]), None), (np.sort(order[:n_carved]), fraction)):
         examples = [texts.examples[i] for i in rows]
-        parts.append(
-            LabelledTexts(examples, texts.origin, [texts.rows[i] for i in rows], texts.table)
-        )
+        kept = [texts.rows[i] for i in rows]
+        parts.append(LabelledTexts(examples, texts.origin, kept, texts.table, carved))
     return parts[0], parts[1]

@@ -198,7 +198,7 @@ def time_series_csv(
             r, c = np.argwhere(bad)[0]
             raise DataError(
                 f"{where(path, lines[r], columns[c])}: missing or non-finite value "
-                f"({values[r, c]!r})",
+                f"({float(values[r, c])!r})",
                 option=OptionHint("fill", ("ffill", "interpolate", "zero"), "to fill such values"),
             )
         empty = [c for c in range(values.shape[1]) if bad[:, c].all()]

@@ -11,6 +11,7 @@ embeddings (Baevski & Auli, 2019), tied together with ``tie_weights``; train wit
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -263,6 +264,7 @@ class LanguageModel(nn.Module):
         greedy: bool = False,
         generator: torch.Generator | None = None,
         stop_id: int | None = None,
+        banned: Sequence[int] | None = None,
     ) -> Tensor:
         """Continue ``prompt``: read it once, then sample step by step carrying the state.
 
@@ -271,26 +273,53 @@ class LanguageModel(nn.Module):
             max_new_tokens: tokens to add at most.
             temperature, top_k, top_p, greedy, generator: see :func:`rnnkit.decoding.next_token`.
             stop_id: stop after generating this token (it is included).
+            banned: token ids never generated (e.g. ``<pad>``, ``<unk>``).
 
         Returns:
             ``(T + n,)`` the prompt followed by the ``n <= max_new_tokens`` new tokens.
+        """
+        options = (temperature, top_k, top_p, greedy, generator, stop_id, banned)
+        new = list(self.stream(prompt, max_new_tokens, *options))
+        return torch.cat([prompt, *new]) if new else prompt.clone()
+
+    def stream(
+        self,
+        prompt: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        generator: torch.Generator | None = None,
+        stop_id: int | None = None,
+        banned: Sequence[int] | None = None,
+    ) -> Iterator[Tensor]:
+        """:meth:`generate`, one ``(1,)`` token at a time, as each is made (arguments as there).
+
+        The prompt is checked at once; the model is in eval mode while the tokens are drawn.
         """
         if prompt.dim() != 1 or prompt.numel() == 0:
             raise ValueError(
                 f"prompt must be a non-empty 1-D tensor of ids, got shape {tuple(prompt.shape)}"
             )
-        was_training = self.training
-        self.eval()
-        logits, state = self(prompt[None])
-        new = []
-        for _ in range(max_new_tokens):
-            token = next_token(logits[:, -1], temperature, top_k, top_p, greedy, generator)  # (1,)
-            new.append(token)
-            if stop_id is not None and int(token) == stop_id:
-                break
-            logits, state = self(token[None], state=state)
-        self.train(was_training)
-        return torch.cat([prompt, *new]) if new else prompt.clone()
+
+        @torch.no_grad()
+        def tokens() -> Iterator[Tensor]:
+            was_training = self.training
+            self.eval()
+            try:
+                logits, state = self(prompt[None])
+                for _ in range(max_new_tokens):
+                    last = logits[:, -1]
+                    token = next_token(last, temperature, top_k, top_p, greedy, generator, banned)
+                    yield token  # (1,)
+                    if stop_id is not None and int(token) == stop_id:
+                        break
+                    logits, state = self(token[None], state=state)
+            finally:
+                self.train(was_training)
+
+        return tokens()
 
 
 def _encoder(config: LanguageModelConfig, vocab_size: int) -> nn.Module:

@@ -17,8 +17,8 @@ A task is a package ``rnnkit/tasks/<name>/`` with a :class:`Task` subclass regis
 The ``pipeline`` is what turns raw inputs into tensors and outputs back into names
 (vocabularies, label maps, normalisation statistics); it is saved in the run directory as JSON
 (``save(run_dir)``) and read back by :meth:`Task.load_pipeline`. :meth:`Task.train` runs the
-recipe in an order that leaves nothing half-made: options -> data -> model -> run directory ->
-trainer.
+recipe in an order that leaves nothing half-made: options -> data -> model -> trainer -> run
+directory -> training.
 """
 
 from __future__ import annotations
@@ -35,8 +35,17 @@ import torch
 from torch import nn
 
 from rnnkit.config import Config, resolve_paths
-from rnnkit.runs import Run, TaskError, check_out, import_user_code, imports_for, start_run
-from rnnkit.tasks.common import fit
+from rnnkit.runs import (
+    Run,
+    TaskError,
+    check_out,
+    check_resume,
+    import_user_code,
+    imports_for,
+    start_run,
+)
+from rnnkit.tasks.checks import check_batches, check_modes, check_monitor
+from rnnkit.tasks.common import build_trainer, run_trainer
 from rnnkit.train import Callback, Metric, RunDir, Trainer
 from rnnkit.train.loggers import make_loggers
 from rnnkit.train.objective import Objective
@@ -146,61 +155,79 @@ class Task(ABC):
         out: str | Path,
         *,
         resume: bool = False,
+        overwrite: bool = False,
         dry_run: bool = False,
         find_lr: bool = False,
         imports: Sequence[str] = (),
     ) -> Trainer:
         """Train the task's model into the run directory ``out``.
 
-        The options are checked, the data read and the model built before the run directory is
-        created, so a bad option or input file leaves nothing behind.
+        Everything that can fail is checked before anything is written: the output directory
+        (read-only), on resume the options that may not change, the data, the model, the
+        device, the monitored metric. Only then is the directory created (or taken over),
+        locked and written, so a bad option or input file leaves nothing behind, and a run
+        that never reached its first checkpoint can be started again by the same command.
 
         Args:
             config: the task config (file paths in it are made absolute).
             out: the run directory.
             resume: continue the run in ``out`` from its last checkpoint.
+            overwrite: start over in ``out``, an existing run (only rnnkit's files go).
             dry_run: one training and one validation batch, then stop.
             find_lr: run the learning-rate range test instead of training.
             imports: user modules or files (``--import``) to record in the run.
 
         Returns:
             The trainer (``trainer.history`` holds the epochs).
+
+        Raises:
+            UsageError: options that exclude each other (``dry_run`` and ``find_lr``...).
+            RunDirError, RunLockedError: ``out`` cannot take the run (see
+                docs/run-directories.md); ConfigError: a resumed run's options changed.
         """
         if not isinstance(config, self.config_class):
             raise TypeError(
                 f"the {self.name} task takes a {self.config_class.__name__}, "
                 f"got {type(config).__name__}"
             )
+        check_modes(resume, overwrite, dry_run, find_lr)
         self.check_requirements()
         for spec in imports:
             import_user_code(spec)
-        check_out(out, resume)
         config = resolve_paths(config)
+        if check_out(out, resume, overwrite).resume:  # read-only: the directory's errors first
+            check_resume(out, config)
         data = self.data(config)
         config = data.config if data.config is not None else config
+        check_batches(data)
         torch.manual_seed(config.trainer.seed or 0)
         model = self.model(config, data.pipeline)
-        callbacks = self.callbacks(config, data.pipeline, RunDir(out))
-        run = start_run(self.name, config, out, resume, imports_for(config, imports))
-        data.pipeline.save(run)
-        with self.training_context(config):
-            trainer = fit(
-                config.trainer,
-                model,
-                self.objective(config, data.pipeline),
-                data.train,
-                data.valid,
-                run,
-                self.metrics(config, data.pipeline),
-                callbacks=callbacks,
-                resume=resume,
-                dry_run=dry_run,
-                find_lr=find_lr,
-                stateful=self.stateful(config),
-                unit=self.unit,
-            )
-        if not (dry_run or find_lr):
-            self.finish(config, run, model, trainer)
+        metrics = self.metrics(config, data.pipeline)
+        check_monitor(config.trainer, metrics, data.valid is not None)
+        planned = RunDir(out)
+        trainer = build_trainer(
+            config.trainer,
+            model,
+            self.objective(config, data.pipeline),
+            len(data.train),
+            planned,
+            metrics,
+            self.callbacks(config, data.pipeline, planned),
+            dry_run=dry_run,
+            stateful=self.stateful(config),
+            unit=self.unit,
+        )
+        run, status = start_run(
+            self.name, config, out, resume, overwrite, imports_for(config, imports)
+        )
+        try:
+            data.pipeline.save(run)
+            with self.training_context(config):
+                run_trainer(trainer, data.train, data.valid, status.resume, dry_run, find_lr)
+            if not (dry_run or find_lr):
+                self.finish(config, run, model, trainer)
+        finally:
+            run.release()
         return trainer
 
     def load(self, run: Run | str | Path, device: str | torch.device | None = None) -> Predictor:

@@ -1,11 +1,9 @@
-"""What every task recipe shares: building and running the trainer, dry runs, and reading the
-inputs of ``predict`` / ``translate`` (run directories themselves: :mod:`rnnkit.runs`)."""
+"""What every task recipe shares: building and running the trainer, and dry runs (run
+directories: :mod:`rnnkit.runs`; the inputs of ``predict``: :mod:`rnnkit.tasks.inputs`)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -15,7 +13,7 @@ from rnnkit.train import Callback, RunDir, Trainer, TrainerConfig, format_lr_fin
 from rnnkit.train.metrics import Metric
 from rnnkit.train.objective import Objective
 
-__all__ = ["Take", "TaskError", "fit", "read_lines"]
+__all__ = ["Take", "TaskError", "build_trainer", "run_trainer"]
 
 
 class Take:
@@ -35,45 +33,39 @@ class Take:
             yield batch
 
 
-def fit(
+def build_trainer(
     config: TrainerConfig,
     model: nn.Module,
     objective: Objective,
-    train_data: Any,
-    val_data: Any,
+    steps_per_epoch: int,
     run: RunDir,
     metrics: Sequence[Metric] = (),
     callbacks: Sequence[Callback] = (),
-    resume: bool = False,
     dry_run: bool = False,
-    find_lr: bool = False,
     stateful: bool | None = None,
     unit: str = "tokens",
 ) -> Trainer:
-    """Build the trainer a config names and run it (or its LR finder).
+    """The trainer a config names: device, optimizer, schedule, early stopping.
+
+    Nothing is written: the run directory is only named, so a device that is not there or an
+    option that does not fit fails before the run directory is touched.
 
     Args:
         config: the trainer section of the task config.
         model, objective, metrics, callbacks: the task's parts.
-        train_data, val_data: batches (``val_data`` may be None).
+        steps_per_epoch: batches per epoch (sizes per-step schedules).
         run: the run directory.
-        resume: continue from the last checkpoint.
-        dry_run: one training and one validation batch, then stop.
-        find_lr: run the LR range test instead of training, print and plot it.
+        dry_run: one training and one validation batch (one epoch of one step).
         stateful: carry recurrent state across batches (None: ask the data).
         unit: what the objective counts (``<unit>_per_s`` in the epoch records).
-
-    Returns:
-        The trainer (``trainer.history`` holds the epochs).
     """
     if dry_run:
         config = config.replace(epochs=1, max_steps_per_epoch=1)
-        val_data = Take(val_data, 1) if val_data is not None else None
-    trainer = Trainer.from_config(
+    return Trainer.from_config(
         config,
         model,
         objective,
-        len(train_data),
+        steps_per_epoch,
         metrics,
         callbacks,
         run_dir=run,
@@ -81,31 +73,32 @@ def fit(
         progress=not dry_run,
         unit=unit,
     )
+
+
+def run_trainer(
+    trainer: Trainer,
+    train_data: Any,
+    val_data: Any,
+    resume: bool = False,
+    dry_run: bool = False,
+    find_lr: bool = False,
+) -> Trainer:
+    """Train (or run the LR finder, printed and plotted); returns the trainer.
+
+    Args:
+        trainer: from :func:`build_trainer`.
+        train_data, val_data: batches (``val_data`` may be None).
+        resume: continue from the last checkpoint.
+        dry_run: evaluate one validation batch only.
+        find_lr: run the LR range test instead of training.
+    """
     if find_lr:
         result = trainer.find_lr(train_data)
         print(format_lr_finder(result))
-        print(f"LR finder plot: {run.path / RunDir.LR_FINDER}")
+        if trainer.run_dir is not None:
+            print(f"LR finder plot: {trainer.run_dir.path / RunDir.LR_FINDER}")
         return trainer
+    if dry_run and val_data is not None:
+        val_data = Take(val_data, 1)
     trainer.fit(train_data, val_data, resume=resume)  # saves model.safetensors at the end
     return trainer
-
-
-def read_lines(path: str | Path | None, texts: Sequence[str]) -> list[str]:
-    """Inputs for predict/generate: the TEXT arguments, or the lines of ``path`` (``-``: stdin)."""
-    if path is None:
-        if not texts:
-            raise TaskError("give the input as TEXT arguments or with --input FILE")
-        return list(texts)
-    if texts:
-        raise TaskError("give the input as TEXT arguments or with --input FILE, not both")
-    if str(path) == "-":
-        return [line.rstrip("\n") for line in sys.stdin]
-    try:
-        with open(path, encoding="utf-8") as f:
-            return [line.rstrip("\n") for line in f]
-    except OSError as err:
-        raise TaskError(f"cannot read --input {path}: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise TaskError(
-            f"--input {path} is not UTF-8 text ({err.reason} at byte {err.start})"
-        ) from err

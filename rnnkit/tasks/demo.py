@@ -8,15 +8,15 @@ source's configurations with rnnkit cells.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
+from rnnkit.errors import RunDirError
 from rnnkit.models import LanguageModelConfig
-from rnnkit.runs import Run, TaskError
+from rnnkit.runs import Run
 from rnnkit.tasks import lm
 from rnnkit.tasks.registry import get_task
-from rnnkit.train import TrainerConfig
+from rnnkit.train import RunDir, TrainerConfig
 
 SOURCE_FIGURES = [
     ("single-output hand-written RNN", 45.9),
@@ -56,21 +56,23 @@ def config() -> lm.LMConfig:
     )
 
 
-def _clear(out: Path) -> None:
-    """Remove a previous demo run in ``out``; refuse to touch anything else."""
-    if not out.exists():
-        return
-    marker = out / "DEMO"
-    if not marker.exists():
-        raise TaskError(f"{out} exists and is not a previous demo run; choose another --out")
+def _previous(out: Path) -> bool:
+    """Whether ``out`` holds a previous demo run, which the demo replaces (only rnnkit's own
+    files go: see docs/run-directories.md), or a run stopped before its first checkpoint;
+    refuse any other existing folder."""
+    state = RunDir(out).status().state
+    if state in ("absent", "empty", "started"):
+        return state == "started"
+    if not (out / "DEMO").exists():
+        raise RunDirError(f"{out} exists and is not a previous demo run", "choose another --out")
     Run(out, task="lm")  # a real run directory, not some folder with a DEMO file
-    shutil.rmtree(out)
+    return True
 
 
 def run(out: str | Path = "runs/demo", dry_run: bool = False) -> dict[str, float]:
     """Train, report and generate; returns the measured figures."""
     out = Path(out)
-    _clear(out)
+    replace = _previous(out)
     recipe = config()
     m = recipe.model
     tied = f", tied {m.embedding_size}-d embeddings" if m.tie_weights else ""
@@ -79,7 +81,7 @@ def run(out: str | Path = "runs/demo", dry_run: bool = False) -> dict[str, float
     print("train on 1..8000, validate on 8001..9999), compared with fast.ai's course figures.\n")
     start = time.perf_counter()
     task = get_task("lm")
-    trainer = task.train(recipe, out, dry_run=dry_run)
+    trainer = task.train(recipe, out, overwrite=replace, dry_run=dry_run)
     (out / "DEMO").write_text("written by `rnnkit demo`; the next demo replaces this folder\n")
     seconds = time.perf_counter() - start
     last = trainer.history[-1]

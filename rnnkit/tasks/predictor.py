@@ -13,6 +13,7 @@ around it):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Sequence
@@ -23,12 +24,15 @@ import torch
 from torch import nn
 
 from rnnkit.runs import Run, TaskError
-from rnnkit.tasks.common import read_lines
+from rnnkit.tasks.inputs import read_inputs
+from rnnkit.tasks.rundata import check_split, reading_split
 from rnnkit.train.objective import move_batch
 
 if TYPE_CHECKING:
     from rnnkit.export import ExportResult
     from rnnkit.tasks.base import Task
+
+__all__ = ["Predictor", "check_split"]
 
 
 class Predictor:
@@ -108,9 +112,18 @@ class Predictor:
             records += self.postprocess(chunk, batch, self.forward(batch), **options)
         return records
 
-    def read_inputs(self, texts: Sequence[str], input_file: str | None) -> list[Any]:
-        """The inputs of ``rnnkit predict``: its TEXT arguments or the lines of ``--input``."""
-        return read_lines(input_file, texts)
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        """The fields of a JSONL (or columns of a CSV) ``--input`` read without
+        ``--input-field``: ``("text",)``, or the run's own text columns."""
+        return ("text",)
+
+    def read_inputs(
+        self, texts: Sequence[str], input_file: str | None, input_field: str | None = None
+    ) -> list[Any]:
+        """The inputs of ``rnnkit predict``: its TEXT arguments, or ``--input FILE`` read by its
+        kind (JSONL and CSV/TSV by field, other files by line; see ``rnnkit.tasks.inputs``)."""
+        return read_inputs(texts, input_file, input_field, self.input_fields)
 
     def check_inputs(self, inputs: Any) -> list[Any]:
         """``inputs`` as a list (one text is a list of one)."""
@@ -130,6 +143,12 @@ class Predictor:
         The result is also appended to the run's metrics.jsonl as ``{"split": ..., ...}``.
         """
         raise NotImplementedError
+
+    def reading_split(self, split: str) -> contextlib.AbstractContextManager:
+        """A block that reads a split of the run's own data: the files its config.json names
+        are untrusted, so errors about them name file and line, never their content (see
+        :mod:`rnnkit.tasks.rundata`)."""
+        return reading_split(self.config, split)
 
     def export(
         self,

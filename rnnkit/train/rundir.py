@@ -83,6 +83,7 @@ class RunDir:
         CONFIG,
         MODEL,
         METRICS,
+        "metrics.csv",
         LEARNING_CURVES,
         LR_FINDER,
         "vocab.json",

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 RunState = Literal["absent", "file", "empty", "foreign", "started", "interrupted", "finished"]
 
 CHECKPOINT_NAMES = ("last", "best")
+TENSORBOARD = "tensorboard"
+"""The folder of ``--log tensorboard``'s event files (only those files are rnnkit's)."""
 _TEMP = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp$")  # atomic writes' temporary names
 _RUN_HINT = "choose an empty or new output directory"
 
@@ -158,7 +160,7 @@ def check_out(run: RunDir, resume: bool = False, overwrite: bool = False) -> Run
 
 
 def _replaced(entries: tuple[str, ...]) -> str:
-    ours = [e for e in entries if _owned(e) or e == "checkpoint"]
+    ours = [e for e in entries if _owned(e) or e in ("checkpoint", TENSORBOARD)]
     return f"; rnnkit would replace {', '.join(ours)}" if ours else ""
 
 
@@ -192,7 +194,8 @@ def _check_checkpoint_folders(run: RunDir) -> None:
 
 def clear(run: RunDir) -> list[str]:
     """Remove rnnkit's own files from ``run`` (config, weights, vocabularies, metrics, plots,
-    checkpoints, temporary files); the marker and every other file stay.
+    TensorBoard event files, checkpoints, temporary files); the marker and every other file
+    stay.
 
     Returns:
         The names of the entries kept (the user's), relative to the run directory.
@@ -202,12 +205,27 @@ def clear(run: RunDir) -> list[str]:
     for name in sorted(os.listdir(path)):
         if name == run.CHECKPOINTS and (path / name).is_dir():
             kept += [f"{name}/{k}" for k in _clear_checkpoints(path / name)]
+        elif name == TENSORBOARD and (path / name).is_dir():
+            kept += [f"{name}/{k}" for k in _clear_events(path / name)]
         elif name in (run.MARKER, LOCK_FILE):
             continue
         elif _owned(name) and not (path / name).is_dir():
             (path / name).unlink()
         else:
             kept.append(name)
+    return kept
+
+
+def _clear_events(folder: Path) -> list[str]:
+    """Remove the TensorBoard event files of ``--log tensorboard``; return the other names."""
+    kept = []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("events.out.tfevents.") and (folder / name).is_file():
+            (folder / name).unlink()
+        else:
+            kept.append(name)
+    if not kept:
+        folder.rmdir()
     return kept
 
 

@@ -27,3 +27,17 @@ def test_future_times_follow_the_last_spacing():
     assert times == [datetime(2021, 1, 1, h) for h in (2, 3, 4)]
     with pytest.raises(ValueError, match="do not increase"):
         future_times(("2021-01-01 01:00", "2021-01-01 01:00"), 2, "f.csv")
+
+
+def test_future_times_of_numbers_and_utc_times():
+    assert future_times(("7", "9"), 3, "f.csv") == [11.0, 13.0, 15.0]
+    assert future_times(("0.5", "0.75"), 1, "f.csv") == [1.0]
+    times = future_times(("2021-01-01T00:00Z", "2021-01-01T00:30Z"), 2, "f.csv")
+    assert [t.isoformat() for t in times] == [
+        "2021-01-01T01:00:00+00:00",
+        "2021-01-01T01:30:00+00:00",
+    ]
+    with pytest.raises(ValueError, match="the last two times .9, 9. do not increase"):
+        future_times(("9", "9"), 2, "f.csv")
+    with pytest.raises(ValueError, match="do not increase"):
+        future_times(("9",), 2, "f.csv")  # one row: no spacing to follow

@@ -88,3 +88,25 @@ def test_init_range_and_validation():
         LanguageModelConfig(cell="transformer")
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
         LanguageModelConfig(dropout=1.0)
+
+
+def test_streamed_tokens_are_the_generated_ones_and_banned_ids_never_come():
+    torch.manual_seed(0)
+    model = LanguageModel.from_config(LanguageModelConfig(embedding_size=8, hidden_size=8), 6)
+    with torch.no_grad():
+        model.decoder.bias[[0, 1]] = 50.0  # ids 0 and 1 would win every draw
+    prompt = torch.tensor([2, 3])
+    assert set(model.generate(prompt, 20, greedy=True)[2:].tolist()) <= {0, 1}
+    options = {"generator": torch.Generator().manual_seed(1), "banned": [0, 1]}
+    streamed = torch.cat(list(model.stream(prompt, 20, **options)))
+    options["generator"] = torch.Generator().manual_seed(1)
+    generated = model.generate(prompt, 20, **options)
+    assert torch.equal(generated, torch.cat([prompt, streamed])) and len(streamed) == 20
+    assert not {0, 1} & set(streamed.tolist())
+    greedy = model.generate(prompt, 20, greedy=True, banned=[0, 1])[2:]
+    with torch.no_grad():  # each greedy choice is the best of the allowed tokens
+        logits, _ = model(torch.cat([prompt, greedy[:-1]])[None])
+    assert torch.equal(logits[0, 1:, 2:].argmax(-1) + 2, greedy)
+    with pytest.raises(ValueError, match="non-empty 1-D tensor"):  # checked at the call
+        model.stream(torch.tensor([[1]]), 3)
+    assert model.training  # the mode is restored after streaming

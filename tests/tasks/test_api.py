@@ -10,7 +10,8 @@ import torch
 
 import rnnkit as rk
 from rnnkit.cli import main
-from rnnkit.tasks import TaskError, available_tasks, get_task
+from rnnkit.errors import DataError
+from rnnkit.tasks import available_tasks, get_task
 from tests.tasks.tiny import COMMON, TASKS
 
 
@@ -82,7 +83,7 @@ def test_options_are_the_command_lines_with_its_messages(work, capsys):
     assert "hidden_size" in str(found.value)  # the valid options are listed
     with pytest.raises(ValueError, match="pooling must be one of 'last', 'mean'"):
         rk.train("classify", out="x", data="reviews.csv", pooling="sum")
-    with pytest.raises(TaskError, match="no column 'text'; columns found: 'review'"):
+    with pytest.raises(DataError, match="no column 'text'; columns found: 'review'"):
         rk.train("classify", out="x", data="reviews.csv", label_col="sentiment")
     assert main(["train", "classify", "--out", "x", "--data", "reviews.csv"]) == 1
     assert "no column 'text'; columns found: 'review'" in capsys.readouterr().err

@@ -140,7 +140,8 @@ def test_a_csv_with_nan_is_an_error_unless_a_fill_is_named(tmp_path, capsys):
     out = tmp_path / "nan"
     assert main(["train", "forecast", "--data", str(path), "--out", str(out), *SMALL]) == 1
     err = capsys.readouterr().err
-    assert "gap.csv, line 32, column 'OT'" in err and "fill=" in err
+    assert "gap.csv, line 32, column 'OT'" in err and "(nan)" in err
+    assert "pass --fill ffill|interpolate|zero to fill such values" in err  # the flag
     assert not out.exists()  # nothing half-made is left behind
     out = _train(tmp_path, path, "--fill", "interpolate", out="filled")
     data, _ = forecast.prepare(rk.load(out).config.data)
@@ -157,7 +158,7 @@ def test_errors_speak_to_the_user(tmp_path, csv, capsys):
     short.write_text("\n".join(csv.read_text().splitlines()[:6]) + "\n")
     assert main(["predict", str(out), "--input", str(short)]) == 1
     assert "5 data rows, but the model reads the last 16" in capsys.readouterr().err
-    assert main(["predict", str(out), "some text"]) == 1
+    assert main(["predict", str(out), "some text"]) == 2  # a usage error
     assert "--input FILE" in capsys.readouterr().err
     missing = tmp_path / "missing.csv"
     missing.write_text("date,a,OT\n2021-01-01 00:00:00,1,2\n")

@@ -8,6 +8,7 @@ import torch
 import rnnkit as rk
 from rnnkit.cli import main
 from rnnkit.data import Vocab
+from rnnkit.errors import ConfigError
 from rnnkit.tasks import TaskError, lm
 
 SMALL = [
@@ -113,7 +114,7 @@ def test_errors_speak_to_the_user(tmp_path, corpus, capsys):
     out = _train(tmp_path, corpus)
     capsys.readouterr()
     assert main(["train", "lm", "--data", str(corpus), "--out", str(out)]) == 1
-    assert "already holds a run; pass --resume" in capsys.readouterr().err
+    assert "already holds a finished run" in capsys.readouterr().err
     assert main(["evaluate", str(out)]) == 1
     assert "no 'test' split (it has train, valid)" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nothing")]) == 1
@@ -172,6 +173,21 @@ def test_character_level_chinese(tmp_path):
     )
     text = rk.load(out).generate("窗外", max_tokens=5, greedy=True)
     assert text.startswith("窗外") and len(text) == 7
+    pieces = list(rk.load(out).stream("窗外", max_tokens=5, greedy=True))
+    assert pieces[0] == "窗外" and len(pieces) == 6 and "".join(pieces) == text  # no spaces
+
+
+def test_generation_streams_and_never_emits_specials(tmp_path, corpus):
+    predictor = rk.load(_train(tmp_path, corpus))
+    vocab = predictor.pipeline.vocab
+    assert predictor.pipeline.banned_ids() == sorted({vocab.pad_id, vocab.unk_id})
+    pieces = list(predictor.stream("the cat", max_tokens=8, seed=4))
+    assert pieces[0] == "the cat" and all(p.startswith(" ") for p in pieces[1:])
+    assert "".join(pieces) == predictor.generate("the cat", max_tokens=8, seed=4)
+    with pytest.raises(ConfigError, match="--max-tokens must be between 1 and 100,000, got 0"):
+        predictor.stream("the", max_tokens=0)  # checked when called, before any piece
+    with pytest.raises(ConfigError, match="--temperature must be a number above 0.*greedy=True"):
+        predictor.generate("the", temperature=float("nan"))
 
 
 def test_character_corpora_default_to_characters():

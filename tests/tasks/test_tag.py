@@ -211,7 +211,7 @@ def test_per_frame_features_end_to_end(tmp_path, capsys):
     assert set(records[0]["labels"]) <= {"still", "moving"}
     one = rk.load(out).predict(np.asarray(xs[0]))  # one (T, F) array is one sequence
     assert one == [{"sequence": 0, "labels": records[0]["labels"]}]
-    assert main(["predict", str(out), "some text"]) == 1
+    assert main(["predict", str(out), "some text"]) == 2  # a usage error
     assert "give them with --input FILE.npz" in capsys.readouterr().err
 
 

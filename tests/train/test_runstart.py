@@ -209,6 +209,24 @@ def test_overwrite_removes_only_rnnkits_files(tmp_path):
     assert run.clear() == ["checkpoint/README", "notes.txt", "plots"]
 
 
+def test_overwrite_removes_the_loggers_files_and_keeps_the_users(tmp_path):
+    out = tmp_path / "r"
+    _fit(out)
+    (out / "metrics.csv").write_text("epoch\n1\n")  # --log csv
+    (out / "tensorboard").mkdir()  # --log tensorboard
+    (out / "tensorboard" / "events.out.tfevents.1.host").write_bytes(b"e")
+    (out / "tensorboard" / "mine.txt").write_text("mine")
+    run = RunDir(out)
+    run.begin(CONFIG, overwrite=True)
+    run.release()
+    assert not (out / "metrics.csv").exists()
+    assert os.listdir(out / "tensorboard") == ["mine.txt"]
+    assert run.clear() == ["tensorboard/mine.txt"]
+    (out / "tensorboard" / "mine.txt").unlink()
+    (out / "tensorboard" / "events.out.tfevents.2.host").write_bytes(b"e")
+    assert run.clear() == [] and not (out / "tensorboard").exists()
+
+
 def test_user_files_inside_checkpoint_folders_are_refused_not_deleted(tmp_path):
     out = tmp_path / "r"
     _fit(out)

@@ -29,9 +29,12 @@ from rnnkit.data import (
     load_vectors,
     read_ag_news_csv,
 )
+from rnnkit.data.table import guess_format
 from rnnkit.data.texts import LabelledTexts, carve_split, read_labelled_table
+from rnnkit.errors import OptionHint
 from rnnkit.runs import Run, TaskError
 from rnnkit.tasks.classify.config import ClassifyDataConfig
+from rnnkit.tasks.rundata import check_split
 from rnnkit.train import BucketLoader, ResumableLoader, RunDir
 
 
@@ -50,12 +53,18 @@ def _columns(data: ClassifyDataConfig) -> tuple[list[str | int], str | int]:
 def read_table(path: str, data: ClassifyDataConfig) -> LabelledTexts:
     """The ``(text, label)`` rows of a user's CSV/TSV/JSONL file."""
     text_cols, label_col = _columns(data)
-    try:
-        return read_labelled_table(
-            path, text_cols, label_col, data.file_format, data.header, data.skip_empty
-        )
-    except DataError as err:  # name the command-line flag, not the Python argument
-        raise TaskError(str(err).replace("skip_empty=True", "--skip-empty")) from None
+    if data.file_format is None:
+        try:
+            guess_format(path)
+        except ValueError:
+            raise DataError(
+                f"{path}: cannot tell the format from the name (.csv, .tsv, .jsonl, or .gz of one)",
+                option=OptionHint("file_format", ("csv", "tsv", "jsonl"), "to name it"),
+            ) from None
+    # a DataError's hint names skip_empty=True in Python and --skip-empty on the command line
+    return read_labelled_table(
+        path, text_cols, label_col, data.file_format, data.header, data.skip_empty
+    )
 
 
 def _builtin(data: ClassifyDataConfig, split: str) -> LabelledTexts:
@@ -97,16 +106,16 @@ def eval_texts(data: ClassifyDataConfig, split: str, data_file: str | None) -> L
             examples = read_ag_news_csv(data_file)
             return LabelledTexts(examples, data_file, list(range(len(examples))))
         return read_table(data_file, data)
-    texts = load_texts(data, (split,))
-    if split not in texts:
-        has = ["train"]
-        has += ["valid"] if data.valid_file or data.valid_fraction else []
-        has += ["test"] if data.test_file or data.train_file is None else []
-        raise TaskError(
-            f"this run's data has no {split!r} split (it has {', '.join(has)}); "
-            "evaluate a file with --data FILE"
-        )
-    return texts[split]
+    check_split(split, split_names(data))
+    return load_texts(data, (split,))[split]
+
+
+def split_names(data: ClassifyDataConfig) -> list[str]:
+    """The splits the config's data has, known without reading anything."""
+    has = ["train"]
+    has += ["valid"] if data.valid_file or data.valid_fraction else []
+    has += ["test"] if data.test_file or data.train_file is None else []
+    return has
 
 
 @dataclass
@@ -138,6 +147,8 @@ class ClassifyPipeline:
             tokenize = get_tokenizer(data.tokenizer)
             for i, (text, label) in enumerate(texts.examples):
                 if label not in self.labels:
+                    if texts.carved is not None:
+                        raise _carved_label(texts, i, self.labels) from None
                     known = ", ".join(map(repr, self.labels.labels[:20]))
                     raise TaskError(
                         f"{texts.locate(i)}: label {label!r} was not seen in training "
@@ -160,6 +171,21 @@ class ClassifyPipeline:
         vocab = Vocab.from_dict(d.load_vocab(), source=str(d.vocab_path()))
         labels = LabelMap.from_dict(d.load_vocab("labels"), source=str(d.vocab_path("labels")))
         return cls(vocab, labels, data)
+
+
+def _carved_label(texts: LabelledTexts, i: int, labels: LabelMap) -> DataError:
+    """The error for a label that only the validation carve-out of the training file has."""
+    unseen = {label for _, label in texts.examples if label not in labels}
+    alone = sum(label in unseen for _, label in texts.examples)
+    label = texts.examples[i][1]
+    return DataError(
+        f"{texts.locate(i)}: label {label!r} is in the validation examples carved from "
+        f"{texts.origin} (--valid-fraction {texts.carved}) and in none of the training examples; "
+        f"{alone:,} of the {len(texts.examples):,} validation examples have such labels "
+        f"({len(unseen):,} labels)",
+        "give a --valid-file, more examples of each label, or --valid-fraction 0 to train on "
+        "every example without validation",
+    )
 
 
 def build_pipeline(data: ClassifyDataConfig, train: LabelledTexts) -> ClassifyPipeline:

@@ -14,9 +14,9 @@ from torch.nn import functional as F
 
 from rnnkit.runs import TaskError
 from rnnkit.sequences import pad
-from rnnkit.tasks.classify.data import eval_batches, eval_texts
+from rnnkit.tasks.classify.data import eval_batches, eval_texts, split_names
 from rnnkit.tasks.common import Take
-from rnnkit.tasks.predictor import Predictor
+from rnnkit.tasks.predictor import Predictor, check_split
 from rnnkit.train import (
     Accuracy,
     ConfusionMatrix,
@@ -41,6 +41,17 @@ def metrics(num_classes: int) -> list:
 
 class ClassifyPredictor(Predictor):
     """Labels texts. Inputs of :meth:`predict`: texts (tokenised as in training) or token lists."""
+
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        """The run's text columns, when they are named (``--text-col review``), else ``text``."""
+        data = self.config.data
+        named = (
+            data.header
+            and data.train_file is not None
+            and all(isinstance(c, str) for c in data.text_col)
+        )
+        return tuple(data.text_col) if named else ("text",)
 
     def preprocess(self, inputs: Sequence[str | Sequence[str]]) -> dict[str, Any]:
         ids = []
@@ -112,8 +123,13 @@ class ClassifyPredictor(Predictor):
         data = None if data is None else os.fspath(data)
         split = split or "test"
         labels = self.pipeline.labels
-        texts = eval_texts(self.config.data, split, data)
-        batches = eval_batches(self.pipeline.encode(texts), self.config.data)
+        if data is not None:
+            encoded = self.pipeline.encode(eval_texts(self.config.data, split, data))
+        else:
+            check_split(split, split_names(self.config.data))
+            with self.reading_split(split):
+                encoded = self.pipeline.encode(eval_texts(self.config.data, split, None))
+        batches = eval_batches(encoded, self.config.data)
         confusion = ConfusionMatrix(len(labels))
         found = evaluate(
             self.model,

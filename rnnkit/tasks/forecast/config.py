@@ -31,6 +31,9 @@ class ForecastDataConfig(Config):
     """Input columns besides the targets' own history; "all": every column but the time column."""
     fill: Literal["ffill", "interpolate", "zero"] | None = None
     """Fill empty, NaN or inf cells: previous value, linear, zero; none: such cells are errors."""
+    sort_time: bool = False
+    """Sort the rows by --time-col (training files and predict inputs alike); without it, rows
+    out of time order are an error. A time given twice is an error either way."""
     split: Literal["auto", "ett", "fractions"] = "auto"
     """ett: 12/4/4 months (Informer); fractions: --valid/--test-fraction; auto: ett for ETT*."""
     valid_fraction: float = 0.2

@@ -51,7 +51,9 @@ def read_series(
             raise TaskError("choose a --dataset or give your own --train-file (--data)")
         series = ett(config.dataset, config.data_dir, targets, feats)
     else:
-        series = read_csv(path, config.time_col, targets, feats, config.fill)
+        series = read_csv(
+            path, config.time_col, targets, feats, config.fill, sort_time=config.sort_time
+        )
     return replace(series, targets=series.features) if config.targets == ["all"] else series
 
 
@@ -63,6 +65,14 @@ def _first_column(path: str | None, time_col: str | None) -> str:
     if not names:
         raise TaskError(f"{path}: the header names no data column")
     return names[0]
+
+
+def split_names(config: ForecastDataConfig) -> list[str]:
+    """The chronological splits of the config's series, known without reading it."""
+    ett_split = config.split == "ett" or (config.split == "auto" and config.train_file is None)
+    if config.split == "auto" and config.train_file is not None:
+        ett_split = Path(config.train_file).name.split(".")[0] in ETT_NAMES
+    return ["train", "valid", *(["test"] if ett_split or config.test_fraction > 0 else [])]
 
 
 def split_rows(config: ForecastDataConfig, series: TimeSeries, source: str) -> dict:

@@ -14,10 +14,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.data.calendar import calendar_of, future_times
-from rnnkit.runs import TaskError
+from rnnkit.errors import TaskError, UsageError
 from rnnkit.tasks.common import Take
-from rnnkit.tasks.forecast.data import SeriesData, prepare
-from rnnkit.tasks.predictor import Predictor
+from rnnkit.tasks.forecast.data import SeriesData, prepare, split_names
+from rnnkit.tasks.predictor import Predictor, check_split
 from rnnkit.train import Metric, ResumableLoader, StepOutput
 from rnnkit.train import evaluate as evaluate_model
 
@@ -69,10 +69,17 @@ class ForecastPredictor(Predictor):
     ``(rows, F)`` of the run's input series (``pipeline.columns``) in the original units.
     """
 
-    def read_inputs(self, texts: Sequence[str], input_file: str | None) -> list[Any]:
+    def read_inputs(
+        self, texts: Sequence[str], input_file: str | None, input_field: str | None = None
+    ) -> list[Any]:
         if texts or input_file is None:
-            raise TaskError(
+            raise UsageError(
                 "forecast predict reads recent rows from --input FILE (a CSV), not TEXT"
+            )
+        if input_field is not None:
+            raise UsageError(
+                "--input-field picks the text field of JSONL inputs; a forecast reads the run's "
+                "columns from a CSV"
             )
         return [input_file]
 
@@ -157,7 +164,7 @@ class ForecastPredictor(Predictor):
             for k, row in enumerate(values):
                 record: dict[str, Any] = {"step": k + 1}
                 if when is not None:
-                    record["time"] = str(when[k])
+                    record["time"] = _time_text(when[k])
                 records.append(
                     {**record, **{t: float(v) for t, v in zip(targets, row, strict=True)}}
                 )
@@ -235,8 +242,14 @@ class ForecastPredictor(Predictor):
         data = None if data is None else os.fspath(data)
         split = split or "test"
         config, normalizer = self.config.data, self.pipeline.normalizer
-        series, _ = prepare(config, normalizer, data)
-        windows = series.windows(config, "file" if data else split)
+        if data is not None:
+            series, _ = prepare(config, normalizer, data)
+            windows = series.windows(config, "file")
+        else:
+            check_split(split, split_names(config))
+            with self.reading_split(split):
+                series, _ = prepare(config, normalizer)
+                windows = series.windows(config, split)
         loader = ResumableLoader(windows, config.eval_batch_size, even_shards=False)
         errors = ForecastErrors(normalizer.std[series.series.target_indices])
         evaluate_model(
@@ -257,6 +270,13 @@ class ForecastPredictor(Predictor):
                 lines.append(f"{name:<12} {row}")
             results["per_target"] = "\n".join(lines)
         return results
+
+
+def _time_text(time: Any) -> Any:
+    """A forecast step's time as printed: ISO text, or a number (an int when it is one)."""
+    if isinstance(time, float):
+        return int(time) if time.is_integer() else time
+    return str(time)
 
 
 def plot_forecast(history: np.ndarray, forecast: np.ndarray, names, path: str | Path) -> Path:

@@ -11,6 +11,10 @@ from rnnkit.runs import TaskError
 from rnnkit.tasks.base import TaskConfig
 from rnnkit.train import TrainerConfig
 
+MAX_TOKENS = 100_000
+"""The most tokens one generation makes (``rnnkit generate --max-tokens``, ``--sample-tokens``):
+longer texts are made in several calls, each continuing the last."""
+
 Dataset = Literal["human_numbers", "ptb", "wikitext2", "tiny_shakespeare", "jaychou"]
 PATH = {"path": True}
 
@@ -82,6 +86,10 @@ class LMConfig(TaskConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_positive(self, "sample_every", "sample_tokens")
+        if self.sample_tokens > MAX_TOKENS:
+            raise ValueError(
+                f"sample_tokens must be at most {MAX_TOKENS:,}, got {self.sample_tokens:,}"
+            )
 
 
 CHAR_CORPORA = ("tiny_shakespeare", "jaychou")

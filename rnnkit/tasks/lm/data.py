@@ -3,6 +3,7 @@ batches of each split."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,31 +25,49 @@ from rnnkit.tasks.lm.config import LMDataConfig, level_of, tokenizer_name
 from rnnkit.train import RunDir
 from rnnkit.train.distributed import current_env
 
+SPLITS = ("train", "valid", "test")
+_BUILT_IN_SPLITS = {
+    "human_numbers": ("train", "valid"),
+    "tiny_shakespeare": ("train", "valid"),
+    "jaychou": ("train",),
+}
 
-def load_corpus(config: LMDataConfig) -> dict[str, list[str]]:
-    """The token streams of every split the config names."""
+
+def split_names(config: LMDataConfig) -> list[str]:
+    """The splits the config's data has, known without reading anything."""
+    if config.train_file is not None:
+        has_valid = config.valid_file is not None or config.valid_fraction > 0
+        return ["train", *(["valid"] if has_valid else []), *(["test"] if config.test_file else [])]
+    return list(_BUILT_IN_SPLITS.get(str(config.dataset), SPLITS))
+
+
+def load_corpus(config: LMDataConfig, splits: Sequence[str] = SPLITS) -> dict[str, list[str]]:
+    """The token streams of the config's splits among ``splits``; only their files are read
+    (and the training file for a validation split carved from it)."""
     level = level_of(config)
     if config.train_file is not None:
         own = "valid" if config.valid_file is None else None
-        splits = text_corpus(
-            config.train_file,
-            level,  # type: ignore[arg-type]
-            config.tokenizer,
-            valid_fraction=config.valid_fraction if own else 0.0,
-        )
+        found: dict[str, list[str]] = {}
+        if "train" in splits or (own and "valid" in splits):
+            found = text_corpus(
+                config.train_file,
+                level,  # type: ignore[arg-type]
+                config.tokenizer,
+                valid_fraction=config.valid_fraction if own else 0.0,
+            )
         for split, path in (("valid", config.valid_file), ("test", config.test_file)):
-            if path is not None:
-                splits[split] = read_tokens(path, config)
-        return splits
+            if path is not None and split in splits:
+                found[split] = read_tokens(path, config)
+        return {split: found[split] for split in SPLITS if split in found and split in splits}
     name, where = config.dataset, config.data_dir
     if name == "human_numbers":
         return human_numbers()
     if name == "ptb":
-        return ptb(where, level=level)  # type: ignore[arg-type]
+        return ptb(where, splits=list(splits), level=level)  # type: ignore[arg-type]
     if name == "wikitext2":
         if level == "char":
             raise TaskError("wikitext2 is a word-level corpus; use --level word")
-        return wikitext2(where)
+        return wikitext2(where, splits=list(splits))
     if name == "tiny_shakespeare":
         return tiny_shakespeare(where, level=level, valid_fraction=0.1)  # type: ignore[arg-type]
     if name == "jaychou":
@@ -80,6 +99,11 @@ class LMPipeline:
 
     def encode(self, tokens: list[str]) -> Tensor:
         return torch.tensor(self.vocab.encode(tokens), dtype=torch.int64)
+
+    def banned_ids(self) -> list[int]:
+        """Ids never generated: ``<pad>``, ``<unk>`` and ``<bos>`` (``<eos>`` ends a line)."""
+        vocab = self.vocab
+        return sorted({i for i in (vocab.pad_id, vocab.unk_id, vocab.bos_id) if i is not None})
 
     def save(self, run: RunDir) -> None:
         run.save_vocab(self.vocab)

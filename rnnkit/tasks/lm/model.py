@@ -3,15 +3,18 @@ prints samples while it trains."""
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.errors import ConfigError, OptionHint
 from rnnkit.models import LanguageModel
-from rnnkit.tasks.lm.config import LMConfig
+from rnnkit.tasks.lm.config import MAX_TOKENS, LMConfig
 from rnnkit.tasks.lm.data import LMPipeline
 from rnnkit.train import Accuracy, Callback, Perplexity, StepOutput, Trainer
 from rnnkit.train.checkpoint import unwrap_model
@@ -43,7 +46,34 @@ def metrics() -> list:
     return [Perplexity(), Accuracy()]
 
 
-def generate(
+def check_generation(
+    max_tokens: int, temperature: float, top_k: int | None, top_p: float | None, greedy: bool
+) -> None:
+    """Refuse generation options out of range, before anything is generated.
+
+    Raises:
+        ConfigError: the option (by its flag) and its range.
+    """
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
+        raise ConfigError(f"--max-tokens must be a whole number, got {max_tokens!r}")
+    if not 1 <= max_tokens <= MAX_TOKENS:
+        longer = "make a longer text in several calls, each continuing the last"
+        raise ConfigError(
+            f"--max-tokens must be between 1 and {MAX_TOKENS:,}, got {max_tokens:,}",
+            longer if max_tokens > MAX_TOKENS else "",
+        )
+    if not greedy and not (math.isfinite(temperature) and temperature > 0):
+        raise ConfigError(
+            f"--temperature must be a number above 0, got {temperature}",
+            option=OptionHint("greedy", purpose="to take the most likely token at each step"),
+        )
+    if top_k is not None and top_k < 1:
+        raise ConfigError(f"--top-k must be at least 1, got {top_k}")
+    if top_p is not None and not (0.0 < top_p <= 1.0):
+        raise ConfigError(f"--top-p must be in (0, 1], got {top_p}")
+
+
+def stream_text(
     model: LanguageModel,
     pipeline: LMPipeline,
     prompt: str = "",
@@ -53,12 +83,16 @@ def generate(
     top_p: float | None = None,
     greedy: bool = False,
     seed: int | None = None,
-) -> str:
-    """Continue ``prompt``; returns the prompt and its continuation as text.
+) -> Iterator[str]:
+    """Continue ``prompt``, as pieces of text made one token at a time: the prompt first, then
+    each new token with the space before it (word level); joined, the text. The options are
+    checked at once (at most :data:`MAX_TOKENS` tokens).
 
     Tokens of the prompt that the vocabulary lacks become ``<unk>`` (with a warning); an empty
     prompt starts from the end-of-line token when the corpus has one, else from a random word.
+    ``<pad>``, ``<unk>`` and ``<bos>`` are never generated: they mean nothing as output.
     """
+    check_generation(max_tokens, temperature, top_k, top_p, greedy)
     vocab = pipeline.vocab
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     tokens = pipeline.tokenize(prompt)
@@ -75,8 +109,20 @@ def generate(
     weight = next(model.parameters(), None)  # none: a model of exported graphs, on the CPU
     device = weight.device if weight is not None else torch.device("cpu")
     ids = pipeline.encode(tokens).to(device)
-    out = model.generate(ids, max_tokens, temperature, top_k, top_p, greedy, generator)
-    return pipeline.detokenize(vocab.decode(out[skip:].tolist()))
+    banned = pipeline.banned_ids()
+    new = model.stream(ids, max_tokens, temperature, top_k, top_p, greedy, generator, None, banned)
+    return _pieces(pipeline, vocab.decode(ids[skip:].tolist()), new)
+
+
+def _pieces(pipeline: LMPipeline, shown: list[str], new: Iterator[Tensor]) -> Iterator[str]:
+    joiner = pipeline.detokenize(["", ""])  # "" between characters, " " between words
+    text = pipeline.detokenize(shown)
+    yield text
+    started = bool(shown)
+    for token in new:
+        piece = pipeline.vocab.token(int(token))
+        yield (joiner if started else "") + piece
+        started = True
 
 
 class SampleCallback(Callback):
@@ -105,5 +151,5 @@ class SampleCallback(Callback):
         model = unwrap_model(trainer.model)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the prompt was checked when training started
-            text = generate(model, self.pipeline, self.prompt, self.tokens, greedy=True)
+            text = "".join(stream_text(model, self.pipeline, self.prompt, self.tokens, greedy=True))
         logs["sample"] = text  # in the epoch's log line and in metrics.jsonl

@@ -4,7 +4,7 @@ streaming."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -15,8 +15,8 @@ from rnnkit.runs import TaskError
 from rnnkit.sequences import pad
 from rnnkit.tasks.common import Take
 from rnnkit.tasks.lm import model as lm_model
-from rnnkit.tasks.lm.data import load_corpus, read_tokens
-from rnnkit.tasks.predictor import Predictor
+from rnnkit.tasks.lm.data import load_corpus, read_tokens, split_names
+from rnnkit.tasks.predictor import Predictor, check_split
 from rnnkit.train import evaluate
 
 
@@ -86,15 +86,34 @@ class LMPredictor(Predictor):
     ) -> str:
         """Continue ``prompt``: returns the prompt and its continuation as text.
 
+        ``<pad>``, ``<unk>`` and ``<bos>`` are never generated.
+
         Args:
             prompt: the text to continue (empty: a new line, or a random word).
-            max_tokens: tokens to generate.
+            max_tokens: tokens to generate, 1 to :data:`~rnnkit.tasks.lm.config.MAX_TOKENS`.
             temperature, top_k, top_p, greedy: sampling (see :func:`rnnkit.decoding.next_token`).
             seed: seed of the sampling, for reproducible text.
+
+        Raises:
+            ConfigError: an option out of range (checked before anything is generated).
         """
-        return lm_model.generate(
-            self.model, self.pipeline, prompt, max_tokens, temperature, top_k, top_p, greedy, seed
-        )
+        return "".join(self.stream(prompt, max_tokens, temperature, top_k, top_p, greedy, seed))
+
+    def stream(
+        self,
+        prompt: str = "",
+        max_tokens: int = 100,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """:meth:`generate` as it is made: the prompt's text, then each new token's (with the
+        space before it at word level); joined, the pieces are :meth:`generate`'s text. The
+        options are checked when it is called, before the first piece."""
+        options = (max_tokens, temperature, top_k, top_p, greedy, seed)
+        return lm_model.stream_text(self.model, self.pipeline, prompt, *options)
 
     @torch.no_grad()
     def step(self, inputs: Sequence[str] | Tensor, state: Any = None) -> tuple[Tensor, Any]:
@@ -129,11 +148,9 @@ class LMPredictor(Predictor):
             tokens = read_tokens(data, config.data)
         else:
             split = split or "test"
-            corpus = load_corpus(config.data)
-            if split not in corpus:
-                have = ", ".join(corpus)
-                raise TaskError(f"this run's data has no {split!r} split (it has {have})")
-            tokens = corpus[split]
+            check_split(split, split_names(config.data))
+            with self.reading_split(split):
+                tokens = load_corpus(config.data, [split])[split]
         stream = LMStream(
             self.pipeline.encode(tokens), config.data.eval_batch_size, config.data.seq_len
         )

@@ -56,19 +56,20 @@ def load_splits(
     """The splits the config names (of a built-in dataset: the ``wanted`` ones), and the label
     names of a frames file (if it has them)."""
     names = None
+    needed = _needed(wanted, config.dev_file is None)
     if config.frames is not None:
         splits, names = {}, None
         for split, path in (("train", config.frames), ("valid", config.dev_file)):
-            if path is not None:
+            if path is not None and split in needed:
                 splits[split], found = read_frames(path)
                 if names is not None and found != names:
                     raise TaskError(f"{path}: its labels differ from those of {config.frames}")
                 names = names or found
-        if config.test_file is not None:
+        if config.test_file is not None and "test" in needed:
             splits["test"] = read_frames(config.test_file)[0]
     elif config.train_file is not None:
         files = {"train": config.train_file, "valid": config.dev_file, "test": config.test_file}
-        splits = {s: read_conll_file(p, config) for s, p in files.items() if p is not None}
+        splits = {s: read_conll_file(p, config) for s, p in files.items() if p and s in needed}
     elif config.dataset == "conll2003":
         splits = conll2003(config.data_dir, list(wanted), tag=config.conll_tag)
     else:
@@ -78,7 +79,20 @@ def load_splits(
         splits["valid"], splits["train"] = splits["train"][keep:], splits["train"][:keep]
     if "train" in wanted and not splits.get("train"):
         raise TaskError("the training data holds no sequences")
-    return {s: splits[s] for s in SPLITS if splits.get(s)}, names
+    return {s: splits[s] for s in SPLITS if splits.get(s) and s in wanted}, names
+
+
+def _needed(wanted: Sequence[str], carved: bool) -> set[str]:
+    """The splits to read for ``wanted``: validation carved from training reads training."""
+    return set(wanted) | ({"train"} if carved and "valid" in wanted else set())
+
+
+def split_names(config: TagDataConfig) -> list[str]:
+    """The splits the config's data has, known without reading anything."""
+    if config.frames is None and config.train_file is None:
+        return list(SPLITS)  # a built-in dataset
+    has_valid = config.dev_file is not None or config.valid_fraction > 0
+    return ["train", *(["valid"] if has_valid else []), *(["test"] if config.test_file else [])]
 
 
 # ---------------------------------------------------------------- encoding

@@ -12,11 +12,11 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.data.frames import read_frames
+from rnnkit.errors import TaskError, UsageError
 from rnnkit.models.tagger import detect_scheme
-from rnnkit.runs import TaskError
 from rnnkit.tasks.common import Take
-from rnnkit.tasks.predictor import Predictor
-from rnnkit.tasks.tag.data import batches, collate, load_splits, read_conll_file
+from rnnkit.tasks.predictor import Predictor, check_split
+from rnnkit.tasks.tag.data import batches, collate, load_splits, read_conll_file, split_names
 from rnnkit.tasks.tag.model import TagObjective, metrics, span_form
 from rnnkit.train import StepOutput, evaluate
 
@@ -30,11 +30,13 @@ class TagPredictor(Predictor):
         """Whether the run tags per-frame feature vectors (else words)."""
         return self.config.data.frames is not None
 
-    def read_inputs(self, texts: Sequence[str], input_file: str | None) -> list[Any]:
+    def read_inputs(
+        self, texts: Sequence[str], input_file: str | None, input_field: str | None = None
+    ) -> list[Any]:
         if not self.frames:
-            return super().read_inputs(texts, input_file)
-        if input_file is None or texts:
-            raise TaskError("this run tags frames: give them with --input FILE.npz")
+            return super().read_inputs(texts, input_file, input_field)
+        if input_file is None or texts or input_field is not None:
+            raise UsageError("this run tags frames: give them with --input FILE.npz")
         return [x for x, _ in read_frames(input_file, labelled=False)[0]]
 
     def check_inputs(self, inputs: Any) -> list[Any]:
@@ -138,13 +140,12 @@ class TagPredictor(Predictor):
         config = self.config
         if data is not None:
             examples = read_frames(data)[0] if self.frames else read_conll_file(data, config.data)
+            encoded = self.pipeline.encode(examples, config.data, data)
         else:
-            splits = load_splits(config.data, [split])[0]
-            if split not in splits:
-                have = ", ".join(splits)
-                raise TaskError(f"this run's data has no {split!r} split (it has {have})")
-            examples = splits[split]
-        encoded = self.pipeline.encode(examples, config.data, data or split)
+            check_split(split, split_names(config.data))
+            with self.reading_split(split):
+                examples = load_splits(config.data, [split])[0].get(split, [])
+                encoded = self.pipeline.encode(examples, config.data, split)
         loader = batches(encoded, config.data.eval_batch_size, False)
         objective = TagObjective(self.pipeline.tags)
         predicted: list[list[str]] = []

@@ -27,15 +27,28 @@ from rnnkit.train import BucketLoader, RunDir
 Pairs = list[tuple[str, str]]
 
 
-def load_pairs(config: TranslateDataConfig) -> dict[str, Pairs]:
-    """The sentence pairs of every split the config names (``train``, ``valid``, maybe ``test``)."""
+SPLITS = ("train", "valid", "test")
+
+
+def split_names(config: TranslateDataConfig) -> list[str]:
+    """The splits the config's data has, known without reading anything."""
+    if config.src_file is None and config.pairs_file is None:
+        return list(SPLITS)  # multi30k
+    has_valid = config.valid_src_file is not None or config.valid_fraction > 0
+    test = config.test_src_file is not None
+    return ["train", *(["valid"] if has_valid else []), *(["test"] if test else [])]
+
+
+def load_pairs(config: TranslateDataConfig, wanted: Sequence[str] = SPLITS) -> dict[str, Pairs]:
+    """The sentence pairs of the config's splits among ``wanted`` (``train``, ``valid``, maybe
+    ``test``); only their files are read (and the training files for a carved validation)."""
     if config.src_file is not None or config.pairs_file is not None:
-        if config.pairs_file is not None:
-            train = read_parallel_tsv(config.pairs_file)
-        else:
-            train = read_parallel(config.src_file, config.tgt_file)  # type: ignore[arg-type]
-        splits: dict[str, Pairs] = {"train": train}
-        if config.valid_src_file is None and config.valid_fraction > 0:
+        carved = config.valid_src_file is None and config.valid_fraction > 0
+        splits: dict[str, Pairs] = {}
+        if "train" in wanted or (carved and "valid" in wanted):
+            splits["train"] = _training_pairs(config)
+        if carved and "train" in splits:
+            train = splits["train"]
             n = max(1, int(len(train) * config.valid_fraction))
             if n >= len(train):
                 raise TaskError(
@@ -45,12 +58,18 @@ def load_pairs(config: TranslateDataConfig) -> dict[str, Pairs]:
             splits = {"train": train[:-n], "valid": train[-n:]}
         for split in ("valid", "test"):
             src, tgt = getattr(config, f"{split}_src_file"), getattr(config, f"{split}_tgt_file")
-            if src is not None:
+            if src is not None and split in wanted:
                 splits[split] = read_parallel(src, tgt)
-        return splits
+        return {split: splits[split] for split in SPLITS if split in splits and split in wanted}
     if config.dataset == "multi30k":
-        return multi30k(config.data_dir, src=config.src, tgt=config.tgt)
+        return multi30k(config.data_dir, list(wanted), src=config.src, tgt=config.tgt)
     raise TaskError("choose a --dataset or give your own --src-file/--tgt-file or --pairs-file")
+
+
+def _training_pairs(config: TranslateDataConfig) -> Pairs:
+    if config.pairs_file is not None:
+        return read_parallel_tsv(config.pairs_file)
+    return read_parallel(config.src_file, config.tgt_file)  # type: ignore[arg-type]
 
 
 def detokenize(tokens: Sequence[str], tokenizer: str) -> str:

@@ -16,8 +16,8 @@ from rnnkit.data import IGNORE_INDEX, collate, get_tokenizer, read_parallel_tsv
 from rnnkit.decoding import Hypothesis
 from rnnkit.runs import TaskError
 from rnnkit.tasks.common import Take
-from rnnkit.tasks.predictor import Predictor
-from rnnkit.tasks.translate.data import detokenize, eval_batches, load_pairs
+from rnnkit.tasks.predictor import Predictor, check_split
+from rnnkit.tasks.translate.data import detokenize, eval_batches, load_pairs, split_names
 from rnnkit.train import Accuracy, Perplexity, StepOutput, evaluate
 
 
@@ -186,13 +186,13 @@ class TranslatePredictor(Predictor):
         config = self.config
         if data is not None:
             pairs = read_parallel_tsv(data)
+            encoded = self.pipeline.encode(pairs)
         else:
-            splits = load_pairs(config.data)
-            if split not in splits:
-                have = ", ".join(splits)
-                raise TaskError(f"this run's data has no {split!r} split (it has {have})")
-            pairs = splits[split]
-        batches = eval_batches(self.pipeline.encode(pairs), config.data)
+            check_split(split, split_names(config.data))
+            with self.reading_split(split):
+                pairs = load_pairs(config.data, [split]).get(split, [])
+                encoded = self.pipeline.encode(pairs)
+        batches = eval_batches(encoded, config.data)
         results: dict[str, Any] = evaluate(
             self.model,
             objective,
