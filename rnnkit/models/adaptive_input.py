@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.models.adaptive_softmax import AdaptiveSoftmax, Projected, check_cutoffs
+from rnnkit.sequences import in_graph
 
 
 class AdaptiveInput(nn.Module):
@@ -60,7 +61,7 @@ class AdaptiveInput(nn.Module):
 
     def forward(self, ids: Tensor) -> Tensor:
         """Embed ``ids`` of any shape; returns ``(*ids.shape, embedding_dim)``."""
-        if bool(((ids < 0) | (ids >= self.vocab_size)).any()):
+        if not in_graph() and bool(((ids < 0) | (ids >= self.vocab_size)).any()):
             bad = ids[(ids < 0) | (ids >= self.vocab_size)][0]
             raise IndexError(
                 f"token id {int(bad)} is out of range for a vocabulary of {self.vocab_size}"
@@ -71,7 +72,9 @@ class AdaptiveInput(nn.Module):
         start = 0
         for i, stop in enumerate(self.cutoffs):
             rows = ((flat >= start) & (flat < stop)).nonzero().squeeze(1)
-            if len(rows):
+            # with gradients on, a cluster with no ids still runs, so that every parameter gets
+            # a (zero) gradient as distributed data parallel expects; graphs run every cluster
+            if in_graph() or torch.is_grad_enabled() or len(rows):
                 vectors = F.embedding(flat[rows] - start, self.embeddings[i].weight)
                 if i > 0:
                     vectors = vectors @ self.projections[i - 1]

@@ -15,7 +15,7 @@ from rnnkit.runs import TaskError
 from rnnkit.sequences import pad
 from rnnkit.tasks.common import Take
 from rnnkit.tasks.lm import model as lm_model
-from rnnkit.tasks.lm.data import load_corpus, read_tokens
+from rnnkit.tasks.lm.data import evaluation_text
 from rnnkit.tasks.predictor import Predictor
 from rnnkit.train import evaluate
 
@@ -124,19 +124,10 @@ class LMPredictor(Predictor):
     ) -> dict[str, Any]:
         """Loss, perplexity and next-token accuracy on a split (default: test) or a text file."""
         data = None if data is None else os.fspath(data)
-        config = self.config
-        if data is not None:
-            tokens = read_tokens(data, config.data)
-        else:
-            split = split or "test"
-            corpus = load_corpus(config.data)
-            if split not in corpus:
-                have = ", ".join(corpus)
-                raise TaskError(f"this run's data has no {split!r} split (it has {have})")
-            tokens = corpus[split]
-        stream = LMStream(
-            self.pipeline.encode(tokens), config.data.eval_batch_size, config.data.seq_len
-        )
+        config, pipeline = self.config, self.pipeline
+        split = split or "test"
+        text = evaluation_text(config.data, pipeline.vocab, split, data, pipeline.corpus)
+        stream = LMStream(pipeline.ids(text), config.data.eval_batch_size, config.data.seq_len)
         results = evaluate(
             self.model,
             lm_model.objective(config),
