@@ -67,20 +67,37 @@ class AdaptiveInput(nn.Module):
                 f"token id {int(bad)} is out of range for a vocabulary of {self.vocab_size}"
             )
         flat = ids.reshape(-1)
-        out = torch.zeros(len(flat), self.embedding_dim, dtype=self.embeddings[0].weight.dtype,
-                          device=flat.device)  # fmt: skip
+        if in_graph():
+            return self._dense(flat).reshape(*ids.shape, self.embedding_dim)
+        out = torch.zeros(flat.shape[0], self.embedding_dim,
+                          dtype=self.embeddings[0].weight.dtype, device=flat.device)  # fmt: skip
         start = 0
         for i, stop in enumerate(self.cutoffs):
             rows = ((flat >= start) & (flat < stop)).nonzero().squeeze(1)
             # with gradients on, a cluster with no ids still runs, so that every parameter gets
-            # a (zero) gradient as distributed data parallel expects; graphs run every cluster
-            if in_graph() or torch.is_grad_enabled() or len(rows):
+            # a (zero) gradient as distributed data parallel expects
+            if torch.is_grad_enabled() or len(rows):
                 vectors = F.embedding(flat[rows] - start, self.embeddings[i].weight)
                 if i > 0:
                     vectors = vectors @ self.projections[i - 1]
                 out = out.index_copy(0, rows, vectors)
             start = stop
         return out.reshape(*ids.shape, self.embedding_dim)
+
+    def _dense(self, flat: Tensor) -> Tensor:
+        """The same vectors with shapes that do not depend on the ids (for traced and exported
+        graphs): every cluster embeds every position, and each position keeps its own."""
+        out = None
+        start = 0
+        for i, stop in enumerate(self.cutoffs):
+            inside = (flat >= start) & (flat < stop)
+            local = (flat - start).clamp(0, stop - start - 1)
+            vectors = F.embedding(local, self.embeddings[i].weight)
+            if i > 0:
+                vectors = vectors @ self.projections[i - 1]
+            out = vectors if out is None else torch.where(inside[:, None], vectors, out)
+            start = stop
+        return out  # type: ignore[return-value]
 
 
 def adaptive_layers(

@@ -40,9 +40,10 @@ class LMPredictor(Predictor):
     def forward(self, batch: dict[str, Any]) -> Tensor:
         """Next-token probabilities after each input's last token: ``(B, V)``."""
         batch = self.to_device(batch)
-        logits, _ = self.model(batch["x"], lengths=batch["lengths"])  # (B, T, V)
-        last = (batch["lengths"] - 1).to(logits.device)
-        return torch.softmax(logits[torch.arange(len(last)), last].float(), dim=-1).cpu()
+        out, _ = self.model.features(batch["x"], lengths=batch["lengths"])  # (B, T, H)
+        last = (batch["lengths"] - 1).to(out.device)
+        logits = self.model.decoder(out[torch.arange(len(last)), last])  # (B, V) only
+        return torch.softmax(logits.float(), dim=-1).cpu()
 
     def postprocess(
         self, inputs: Sequence[Any], batch: dict[str, Any], outputs: Tensor, top_k: int = 5
@@ -105,8 +106,9 @@ class LMPredictor(Predictor):
             state: the state returned by the previous call (None: a fresh stream).
 
         Returns:
-            The next-token logits ``(B, V)`` and the state for the next call; fed a text token
-            by token, the logits equal those of :meth:`forward` on the whole text.
+            The next-token logits ``(B, V)`` (exact log-probabilities with an adaptive softmax)
+            and the state for the next call; fed a text token by token, they equal the model's
+            scores on the whole text.
         """
         if isinstance(inputs, Tensor):
             ids = inputs.long().reshape(-1)
