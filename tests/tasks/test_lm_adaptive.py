@@ -26,7 +26,8 @@ ADAPTIVE = ["--softmax", "adaptive", "--cutoffs", "4,9", "--div-value", "2"]
 
 @pytest.fixture
 def corpus(tmp_path):
-    words = "the cat sat on a mat while dogs ran in parks , and birds sang songs .".split()
+    words = ["the", "cat", "sat", "on", "a", "mat", "while", "dogs", "ran", "in", "parks",
+             ",", "and", "birds", "sang", "songs", "."]  # fmt: skip
     lines = [" ".join(words[i % 9 : i % 9 + 3 + i % 4]) for i in range(80)]
     path = tmp_path / "text.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

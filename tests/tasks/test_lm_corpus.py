@@ -24,7 +24,8 @@ SMALL = [
 
 @pytest.fixture
 def corpus(tmp_path):
-    words = "the cat sat on a mat while dogs ran in parks , and birds sang songs .".split()
+    words = ["the", "cat", "sat", "on", "a", "mat", "while", "dogs", "ran", "in", "parks",
+             ",", "and", "birds", "sang", "songs", "."]  # fmt: skip
     lines = [" ".join(words[i % 7 : i % 7 + 3 + i % 5]) for i in range(90)]
     path = tmp_path / "text.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
