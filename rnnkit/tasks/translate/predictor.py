@@ -14,11 +14,13 @@ from torch.nn import functional as F
 
 from rnnkit.data import IGNORE_INDEX, collate, get_tokenizer, read_parallel_tsv
 from rnnkit.decoding import Hypothesis
+from rnnkit.models.token_scores import is_adaptive
 from rnnkit.runs import TaskError
 from rnnkit.tasks.common import Take
 from rnnkit.tasks.predictor import Predictor
 from rnnkit.tasks.translate.data import detokenize, eval_batches, load_pairs
 from rnnkit.train import Accuracy, Perplexity, StepOutput, evaluate
+from rnnkit.train.checkpoint import unwrap_model
 
 
 def objective(
@@ -31,12 +33,17 @@ def objective(
     """
     y = batch["y"]
     target = y[:, 1:].masked_fill(y[:, 1:] == 0, IGNORE_INDEX)  # <pad> = 0
-    logits = model(batch["x"], batch["lengths"], y[:, :-1], batch.get("teacher_forcing", 1.0))
+    count = int((target != IGNORE_INDEX).sum())
+    teacher_forcing = batch.get("teacher_forcing", 1.0)
+    if is_adaptive(unwrap_model(model).decoder.head):  # no (B, T, V) scores, no smoothing
+        scores = model(batch["x"], batch["lengths"], y[:, :-1], teacher_forcing, targets=target)
+        return StepOutput(scores.nll.sum() / count, count, scores, target)
+    logits = model(batch["x"], batch["lengths"], y[:, :-1], teacher_forcing)
     smoothing = label_smoothing if model.training else 0.0
     loss = F.cross_entropy(
         logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE_INDEX, label_smoothing=smoothing
     )
-    return StepOutput(loss, int((target != IGNORE_INDEX).sum()), logits, target)
+    return StepOutput(loss, count, logits, target)
 
 
 def metrics() -> list:
