@@ -208,7 +208,7 @@ class TranslatePredictor(Predictor):
             device=self.device,
         )
         if dry_run:
-            pairs = pairs[:1]
+            pairs = [pairs[0]]
         sources, references = [s for s, _ in pairs], [t for _, t in pairs]
         beam = config.model.beam_size
         for name, size in (("greedy", 1), (f"beam{beam}", beam)):
