@@ -165,6 +165,8 @@ class LanguageModel(nn.Module):
             sizes = (vocab_size, config.embedding_size, config.hidden_size)
             embed, out = adaptive_layers(*sizes, config.cutoffs, config.div_value, *adaptive,
                                          config.tie_weights)  # fmt: skip
+            if config.one_hot:  # one-hot inputs into an adaptive softmax
+                embed = OneHot(vocab_size)
             return cls._finish(config, embed, _encoder(config, vocab_size), out)
         embedding: nn.Module
         if config.one_hot:

@@ -102,11 +102,12 @@ def test_tied_adaptive_input_through_the_command_line(tmp_path, corpus):
     torch.testing.assert_close(model(ids)[0], again(ids)[0])
 
 
-def test_the_last_step_objective_and_batch_norm_with_an_adaptive_softmax(tmp_path, corpus):
+def test_the_last_step_objective_batch_norm_and_one_hot_with_an_adaptive_softmax(tmp_path, corpus):
     out = _train(tmp_path, corpus, "last", *ADAPTIVE, "--objective", "last", "--seq-len", "3")
     assert math.isfinite(rk.load(out).evaluate("valid")["perplexity"])
-    out = _train(tmp_path, corpus, "norm", *ADAPTIVE, "--output-norm", "batch")
+    out = _train(tmp_path, corpus, "norm", *ADAPTIVE, "--output-norm", "batch", "--one-hot")
     assert math.isfinite(rk.load(out).evaluate("valid")["perplexity"])
+    assert type(rk.load(out).model.embedding).__name__ == "OneHot"
 
 
 def test_generation_never_picks_padding(tmp_path, corpus):
