@@ -128,12 +128,13 @@ def memory(args: argparse.Namespace, tmp: Path) -> None:
         runs = [("in memory (--no-token-cache)", ["--no-token-cache"]), ("cache, first run", []),
                 ("cache, second run", [])]  # fmt: skip
         for i, (name, extra) in enumerate(runs):
-            if "no-token-cache" in extra[:1] and size > args.max_in_memory:
+            if "--no-token-cache" in extra and size > args.max_in_memory:  # ~86 bytes a token
                 rows.append((tokens, mb, name, None))
                 continue
             out = tmp / f"run{copies}-{i}"
             rows.append((tokens, mb, name, rnnkit([*base, *extra, "--out", str(out)],
                                                   args.threads, env)))  # fmt: skip
+            print(rows[-1], flush=True)
         corpus.unlink()
     print("\n| tokens | file | run | data s | process s | peak RSS MB | workers' peak MB |")
     print("|---|---|---|---|---|---|---|")
