@@ -57,16 +57,22 @@ from rnnkit.cli import main
 from rnnkit.tasks.lm import LanguageModelTask
 read = LanguageModelTask.data
 timing = {}
+def cpu():
+    me, kids = (resource.getrusage(resource.RUSAGE_SELF),
+                resource.getrusage(resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 def data(self, config):
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu()
     out = read(self, config)
-    timing["data_s"] = time.perf_counter() - start
+    timing["data_s"], timing["data_cpu_s"] = time.perf_counter() - start, cpu() - cpu_start
+    timing["data_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    timing["workers_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return out
 LanguageModelTask.data = data
 code = main(sys.argv[2:])
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-print("BENCH " + json.dumps({**timing, "code": code, "process_s": time.perf_counter() - began,
-      "peak_mb": me.ru_maxrss / 1024, "workers_peak_mb": kids.ru_maxrss / 1024,
+print("BENCH " + json.dumps({"code": code, "process_s": time.perf_counter() - began,
+      "peak_mb": me.ru_maxrss / 1024, **timing,
       "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
       "user_s": me.ru_utime, "system_s": me.ru_stime, "faults": me.ru_minflt + me.ru_majflt}),
       file=sys.stderr)
@@ -136,18 +142,20 @@ def memory(args: argparse.Namespace, tmp: Path) -> None:
                                                   args.threads, env)))  # fmt: skip
             print(rows[-1], flush=True)
         corpus.unlink()
-    print("\n| tokens | file | run | data s | process s | peak RSS MB | workers' peak MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| tokens | file | run | data s | process s | peak RSS MB: data part | whole dry "
+          "run | workers' peak MB |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for tokens, mb, name, r in rows:
         if r is None:
-            print(f"| {tokens:,} | {mb:,.0f} MB | {name} | not run | | | |")
+            print(f"| {tokens:,} | {mb:,.0f} MB | {name} | not run | | | | |")
             continue
         if name.endswith("first run"):
-            rate = tokens / r["data_s"] / 1e6
-            name += f": {rate:.2f}M tokens/s ({tokens / r['cpu_s'] / 1e6:.2f}M per CPU-second)"
+            rate, per_cpu = tokens / r["data_s"] / 1e6, tokens / r["data_cpu_s"] / 1e6
+            name += f": {rate:.2f}M tokens/s ({per_cpu:.2f}M per CPU-second)"
         workers = f"{r['workers_peak_mb']:,.0f}" if name.startswith("cache, first") else "-"
         print(f"| {tokens:,} | {mb:,.0f} MB | {name} | {r['data_s']:.2f} | "
-              f"{r['process_s']:.1f} | {r['peak_mb']:,.0f} | {workers} |")  # fmt: skip
+              f"{r['process_s']:.1f} | {r['data_peak_mb']:,.0f} | {r['peak_mb']:,.0f} | "
+              f"{workers} |")  # fmt: skip
 
 
 # ---------------------------------------------------------------- overhead, speed
