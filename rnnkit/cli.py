@@ -170,6 +170,28 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rnnkit.data import clear_token_caches, format_entries, list_token_caches
+    from rnnkit.data.cache_files import cache_dir
+
+    entries = list_token_caches()
+    if args.source is not None:
+        wanted = str(Path(args.source).expanduser().resolve())
+        entries = [e for e in entries if wanted in e.sources]
+    if args.action == "clear" and not args.dry_run:
+        entries = clear_token_caches(args.source) if args.source else clear_token_caches()
+        size = sum(e.size_bytes for e in entries) / 2**20
+        print(f"deleted {len(entries)} entries ({size:,.1f} MB) from {cache_dir()}")
+        return 0
+    print(f"cache folder: {cache_dir()}")
+    print(format_entries(entries))
+    if args.action == "clear":
+        print("(--dry-run: nothing deleted)")
+    return 0
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -493,6 +515,20 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     _command(p, _bench)
 
 
+def _add_cache(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "cache",
+        help="list or clear the token caches and record indexes",
+        description="The token caches (tokenised corpora) and record indexes in $RNNKIT_CACHE "
+        "(default: ~/.cache/rnnkit/tokens). A cleared entry is rebuilt when a run needs it.",
+    )
+    p.add_argument("action", choices=["ls", "clear"], help="ls: list entries; clear: delete them")
+    p.add_argument("--source", metavar="FILE", help="only the entries built from this file")
+    p.add_argument("--dry-run", action="store_true", help="clear: list what would be deleted")
+    _add_import(p)
+    _command(p, _cache)
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnkit",
@@ -510,6 +546,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_run_commands(sub)
     _add_export(sub)
     _add_bench(sub)
+    _add_cache(sub)
     return parser
 
 

@@ -38,10 +38,13 @@ def _parse_as(hint: Any) -> tuple[Any, dict[str, Any]]:
     base, nullable = _split_optional(hint)
     kwargs: dict[str, Any] = {}
     if typing.get_origin(base) in (list, tuple):
-        parse, inner = _parse_as(typing.get_args(base)[0])
+        item = typing.get_args(base)[0]
+        parse, inner = _parse_as(item)
         kwargs["nargs"] = "+"
         if "metavar" in inner:  # a list of choices: show them
             kwargs["metavar"] = inner["metavar"]
+        if item in (int, float):  # numbers also as one comma-separated value: 2000,10000
+            parse, kwargs["action"] = _comma_separated(parse), _Flatten
     elif typing.get_origin(base) is Literal:
         choices = [*typing.get_args(base), *(["none"] if nullable else [])]
         parse = type(choices[0])
@@ -56,6 +59,22 @@ def _parse_as(hint: Any) -> tuple[Any, dict[str, Any]]:
 
     parse_nullable.__name__ = getattr(parse, "__name__", "value")
     return parse_nullable, kwargs
+
+
+def _comma_separated(parse: Any) -> Any:
+    def split(text: str) -> list[Any]:
+        return [parse(part) for part in text.split(",") if part.strip()]
+
+    split.__name__ = getattr(parse, "__name__", "value")
+    return split
+
+
+class _Flatten(argparse.Action):
+    """Store the values of a list flag, each of which may itself be a list (``2000,10000``)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None):
+        flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
+        setattr(namespace, self.dest, flat)
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
@@ -248,6 +267,14 @@ def _python_value(value: Any, hint: Any) -> Any:
         value = os.fspath(value)
     origin = typing.get_origin(base)
     if origin in (list, tuple):
+        item = typing.get_args(base)[0]
+        if isinstance(value, str) and item in (int, float):  # "2000,10000"
+            try:
+                value = _comma_separated(item)(value)
+            except ValueError:
+                raise ValueError(
+                    f"expected {item.__name__}s separated by commas, got {value!r}"
+                ) from None
         if isinstance(value, (str, int, float, os.PathLike)):
             value = [value]
         return [os.fspath(v) if isinstance(v, os.PathLike) else v for v in value]

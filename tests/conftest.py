@@ -36,6 +36,7 @@ def shared_data() -> Path:
 def _no_ambient_data_dirs(monkeypatch, tmp_path_factory):
     """Keep tests independent of the machine: no RNNKIT_DATA, and an empty private cache."""
     monkeypatch.delenv("RNNKIT_DATA", raising=False)
+    monkeypatch.delenv("RNNKIT_CACHE", raising=False)  # token caches go to the private cache
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
 

@@ -24,6 +24,7 @@ from rnnkit.data.files import DataError, Errors, PathLike, where
 from rnnkit.data.record_index import Records, Scan, decode_line, iter_lines, open_records
 from rnnkit.data.table import Column, Format, guess_format
 from rnnkit.data.tokenizers import get_tokenizer
+from rnnkit.errors import OptionHint
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -88,7 +89,8 @@ def table_records(
                 return None
             what = "text" if not text else "label"
             raise DataError(
-                f"{where(path, line)}: empty {what}; pass skip_empty=True to skip such rows"
+                f"{where(path, line)}: empty {what}",
+                option=OptionHint("skip_empty", purpose="to skip such rows"),
             )
         return text, label
 
@@ -321,8 +323,8 @@ def parallel_records(
                     if skip_empty:
                         continue
                     raise DataError(
-                        f"{where(src_path if not s else tgt_path, a[0])}: empty sentence; pass "
-                        "skip_empty=True to drop such pairs"
+                        f"{where(src_path if not s else tgt_path, a[0])}: empty sentence",
+                        option=OptionHint("skip_empty", purpose="to drop such pairs"),
                     )
                 yield (a[1], a[2], b[1], b[2]), (s, t), (len(src_tok(s)), len(tgt_tok(t)))
 

@@ -133,6 +133,22 @@ class Records:
         for i in range(len(self)):
             yield self[i]
 
+    def select(self, indices: Sequence[int] | np.ndarray) -> Records:
+        """The records at ``indices``, in that order (a view reading the same files: a split)."""
+        index = np.asarray(indices, dtype=np.int64).reshape(-1)
+        return Records(self.header, self.offsets[index], self.lengths[index], self.files,
+                       self._parse)  # fmt: skip
+
+    def line_of(self, i: int, part: int = 0) -> int:
+        """The line (1-based) where record ``i`` starts in file ``part`` (for messages; the
+        file is read up to the record to count its line ends)."""
+        start, line, done = int(self.offsets[i][2 * part]), 1, 0
+        with open(self.files[part], "rb") as f:
+            while done < start and (chunk := f.read(min(1 << 20, start - done))):
+                line += chunk.count(b"\n")
+                done += len(chunk)
+        return line
+
     def close(self) -> None:
         """Close the open files (they reopen on the next read)."""
         for f in self._handles or ():

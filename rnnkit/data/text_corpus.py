@@ -26,6 +26,7 @@ Jay Chou lyrics (:func:`jay_chou_lyrics`)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from rnnkit.data.download import Remote, find_or_download, resolve_data_dir
@@ -139,9 +140,14 @@ def tiny_shakespeare(
     Returns:
         ``{"train": tokens, "valid": tokens}``.
     """
-    folder = resolve_data_dir("tinyshakespeare", data_dir, ("input.txt",))
-    path = find_or_download(folder, "input.txt", SHAKESPEARE_REMOTE)
+    path = tiny_shakespeare_file(data_dir)
     return text_corpus(path, level=level, valid_fraction=valid_fraction)
+
+
+def tiny_shakespeare_file(data_dir: PathLike | None = None) -> Path:
+    """The path of Tiny Shakespeare's ``input.txt`` (downloaded when missing), for streaming."""
+    folder = resolve_data_dir("tinyshakespeare", data_dir, ("input.txt",))
+    return find_or_download(folder, "input.txt", SHAKESPEARE_REMOTE)
 
 
 def jay_chou_lyrics(
@@ -157,8 +163,13 @@ def jay_chou_lyrics(
     Returns:
         ``{"train": characters}`` (and ``"valid"`` when ``valid_fraction > 0``).
     """
+    path = jay_chou_lyrics_file(data_dir)
+    return text_corpus(path, level="char", newline=newline, valid_fraction=valid_fraction)
+
+
+def jay_chou_lyrics_file(data_dir: PathLike | None = None) -> Path:
+    """The path of the Jay Chou lyrics (the zip, or the text; downloaded when missing)."""
     folder = resolve_data_dir("jaychou", data_dir, ("jaychou_lyrics.txt.zip", "jaychou_lyrics.txt"))
-    path = find_or_download(
+    return find_or_download(
         folder, "jaychou_lyrics.txt.zip", JAYCHOU_REMOTE, ("jaychou_lyrics.txt",)
     )
-    return text_corpus(path, level="char", newline=newline, valid_fraction=valid_fraction)

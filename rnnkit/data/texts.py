@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnkit.data.files import DataError, read_text, split_lines, where
+from rnnkit.data.record_index import Records
 from rnnkit.data.table import guess_format, read_rows, table
 
 
@@ -17,11 +18,12 @@ from rnnkit.data.table import guess_format, read_rows, table
 class LabelledTexts:
     """The ``(text, label)`` examples of one split and where they came from."""
 
-    examples: list[tuple[str, str]]
-    """``(text, label)`` pairs."""
+    examples: Sequence[tuple[str, str]]
+    """``(text, label)`` pairs: a list, or :class:`~rnnkit.data.record_index.Records` read from
+    disk on demand."""
     origin: str
     """The file they were read from, or the dataset and split (e.g. ``imdb train``)."""
-    rows: list[int]
+    rows: Sequence[int]
     """Row of ``origin`` of each example (0-based; a carved split keeps the training rows)."""
     table: dict | None = field(default=None, repr=False)
     """How ``origin`` was read when it is a table (format, header, skip_empty), else None."""
@@ -30,6 +32,8 @@ class LabelledTexts:
 
     def locate(self, i: int) -> str:
         """``file, line N`` (or ``dataset split, example N``) of example ``i``."""
+        if isinstance(self.examples, Records):
+            return where(self.origin, self.examples.line_of(i))
         row = self.rows[i]
         if self.table is None:
             return f"{self.origin}, example {row + 1}"
@@ -91,7 +95,11 @@ def carve_split(
     order = np.random.default_rng(seed).permutation(n)
     parts = []
     for rows, carved in ((np.sort(order[n_carved:]), None), (np.sort(order[:n_carved]), fraction)):
-        examples = [texts.examples[i] for i in rows]
-        kept = [texts.rows[i] for i in rows]
+        if isinstance(texts.examples, Records):  # a view of the records: nothing is read
+            examples: Sequence[tuple[str, str]] = texts.examples.select(rows)
+            kept: Sequence[int] = np.asarray(texts.rows)[rows]
+        else:
+            examples = [texts.examples[i] for i in rows]
+            kept = [texts.rows[i] for i in rows]
         parts.append(LabelledTexts(examples, texts.origin, kept, texts.table, carved))
     return parts[0], parts[1]

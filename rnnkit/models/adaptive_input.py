@@ -74,7 +74,9 @@ class AdaptiveInput(nn.Module):
         start = 0
         for i, stop in enumerate(self.cutoffs):
             rows = ((flat >= start) & (flat < stop)).nonzero().squeeze(1)
-            if len(rows):
+            # with gradients on, a cluster with no ids still runs, so that every parameter gets
+            # a (zero) gradient as distributed data parallel expects
+            if torch.is_grad_enabled() or len(rows):
                 vectors = F.embedding(flat[rows] - start, self.embeddings[i].weight)
                 if i > 0:
                     vectors = vectors @ self.projections[i - 1]

@@ -142,11 +142,32 @@ class AdaptiveSoftmax(nn.Module):
         out = head.gather(1, head_index[:, None]).squeeze(1)
         for i, tail in enumerate(self.tail):
             rows = ((cluster == i + 1) & valid).nonzero().squeeze(1)
-            if len(rows):
+            # a tail no target falls in still runs (on no rows) when gradients are on, so that
+            # every parameter gets a (zero) gradient, as distributed data parallel expects
+            if len(rows) or torch.is_grad_enabled():
                 local = y[rows] - self.cutoffs[i]
                 scores = F.log_softmax(tail(x[rows]), dim=-1)
                 out = out.index_add(0, rows, scores.gather(1, local[:, None]).squeeze(1))
         return torch.where(valid, out, torch.zeros_like(out)).reshape(target.shape)
+
+    @torch.no_grad()
+    def predict(self, input: Tensor, chunk_elements: int = 1 << 22) -> Tensor:
+        """The most likely id of each position (``log_prob(input).argmax(-1)``, exactly).
+
+        Rows are scored a chunk at a time, so at most ``chunk_elements`` scores are held at
+        once whatever the vocabulary size.
+
+        Args:
+            input: ``(..., in_features)``.
+
+        Returns:
+            ``(...)`` int64 ids.
+        """
+        x = input.reshape(-1, self.in_features)
+        rows = max(1, chunk_elements // self.vocab_size)
+        out = [self.log_prob(x[a : a + rows]).argmax(dim=-1) for a in range(0, len(x), rows)]
+        found = torch.cat(out) if out else x.new_zeros(0, dtype=torch.int64)
+        return found.reshape(input.shape[:-1])
 
     def loss(self, input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
         """Negative log-likelihood of ``target`` without building the ``(N, V)`` scores.
@@ -187,3 +208,10 @@ class Projected(nn.Module):
 
     def loss(self, input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
         return self.decoder.loss(self.projection(input), target, reduction)
+
+    def target_log_prob(self, input: Tensor, target: Tensor) -> Tensor:
+        return self.decoder.target_log_prob(self.projection(input), target)
+
+    @torch.no_grad()
+    def predict(self, input: Tensor) -> Tensor:
+        return self.decoder.predict(self.projection(input))

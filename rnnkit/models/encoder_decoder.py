@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from rnnkit.cells.base import State
 from rnnkit.layers import Recurrent
 from rnnkit.layers.attention import Attention
+from rnnkit.models.token_scores import TokenScores, score_targets, scores_from_logits
 
 # ---------------------------------------------------------------- encoder
 
@@ -175,7 +176,8 @@ class Decoder(nn.Module, ABC):
         s: DecoderState,
         teacher_forcing: float = 1.0,
         feedback: Callable[[Tensor], Tensor] | None = None,
-    ) -> Tensor:
+        targets: Tensor | None = None,
+    ) -> Tensor | TokenScores:
         """Outputs for every step of ``inputs`` (``(B, T)`` ids or ``(B, T, F)`` features).
 
         Args:
@@ -184,9 +186,11 @@ class Decoder(nn.Module, ABC):
             teacher_forcing: probability, per step and sentence, of feeding ``inputs[:, t]``
                 rather than ``feedback`` of the previous output.
             feedback: previous outputs ``(B, V)`` -> next raw inputs (argmax for tokens).
+            targets: ``(B, T)`` target ids: return their :class:`TokenScores` instead (an
+                adaptive ``head`` then scores each target in its own cluster only).
 
         Returns:
-            ``(B, T, V)``.
+            ``(B, T, V)``, or ``TokenScores`` with ``targets``.
         """
         T = inputs.shape[1]
         if teacher_forcing >= 1.0 or feedback is None:  # every input known: one output matmul
@@ -195,7 +199,10 @@ class Decoder(nn.Module, ABC):
             for t in range(T):
                 f, s, _ = self.features(emb[:, t], s)
                 feats.append(f)
-            return self.head(self.dropout(torch.stack(feats, dim=1)))
+            h = self.dropout(torch.stack(feats, dim=1))
+            if targets is not None:
+                return score_targets(self.head, h, targets, predict=not self.training)
+            return self.head(h)
         outputs, current = [], inputs[:, 0]
         for t in range(T):
             out, s, _ = self.step(current, s)
@@ -205,7 +212,8 @@ class Decoder(nn.Module, ABC):
                 keep = torch.rand(truth.shape[0], device=truth.device) < teacher_forcing
                 guess = feedback(out.detach()).to(truth.dtype)
                 current = torch.where(keep.view(-1, *[1] * (truth.dim() - 1)), truth, guess)
-        return torch.stack(outputs, dim=1)
+        scores = torch.stack(outputs, dim=1)
+        return scores if targets is None else scores_from_logits(scores, targets)
 
 
 class BahdanauDecoder(Decoder):

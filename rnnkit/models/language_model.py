@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from rnnkit.cells import available_cells
 from rnnkit.config import Config, check_choice, check_positive, check_probability
@@ -25,10 +24,12 @@ from rnnkit.decoding import next_token
 from rnnkit.layers import BACKENDS, Recurrent
 from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout, WeightDrop
 from rnnkit.models.adaptive_input import adaptive_layers
+from rnnkit.models.adaptive_softmax import Projected
 from rnnkit.models.cell_options import CellOptions, check_cell_options
 from rnnkit.models.inputs import OneHot
 from rnnkit.models.norm import FlatBatchNorm
 from rnnkit.models.plain import plain_config, size_of
+from rnnkit.models.token_scores import is_adaptive, score_targets
 
 
 @dataclass
@@ -164,6 +165,8 @@ class LanguageModel(nn.Module):
             sizes = (vocab_size, config.embedding_size, config.hidden_size)
             embed, out = adaptive_layers(*sizes, config.cutoffs, config.div_value, *adaptive,
                                          config.tie_weights)  # fmt: skip
+            if config.one_hot:  # one-hot inputs into an adaptive softmax
+                embed = OneHot(vocab_size)
             return cls._finish(config, embed, _encoder(config, vocab_size), out)
         embedding: nn.Module
         if config.one_hot:
@@ -195,7 +198,10 @@ class LanguageModel(nn.Module):
             for p in [*embedding.parameters(), *encoder.parameters(), *decoder.parameters()]:
                 nn.init.uniform_(p, -config.init_range, config.init_range)
         if config.output_norm == "batch":  # after init_range: BatchNorm keeps its own init
-            decoder = nn.Sequential(FlatBatchNorm(config.hidden_size), decoder)
+            norm = FlatBatchNorm(config.hidden_size)
+            decoder = (
+                Projected(norm, decoder) if is_adaptive(decoder) else nn.Sequential(norm, decoder)
+            )
         if config.embed_dropout:
             embedding = EmbeddingDropout(embedding, config.embed_dropout)  # type: ignore[arg-type]
         if config.weight_dropout:
@@ -211,21 +217,38 @@ class LanguageModel(nn.Module):
         return self.output_dropout(out), state
 
     def forward(
-        self, ids: Tensor, state: object | None = None, lengths: Tensor | None = None
-    ) -> tuple[Tensor, object]:
-        """Logits for the next token at every step (an adaptive softmax gives exact
-        log-probabilities, which are logits of the same distribution).
+        self,
+        ids: Tensor,
+        state: object | None = None,
+        lengths: Tensor | None = None,
+        targets: Tensor | None = None,
+    ) -> tuple[Any, object]:
+        """Scores of the next token at every step.
+
+        The contract every runtime relies on (export, serving, the predictors): called as
+        ``model(ids, state, lengths)`` it returns ``(scores (B, T, V), state)``, where the scores
+        are logits of a full softmax or the exact log-probabilities of an adaptive softmax (logits
+        of the same distribution: ``softmax(scores)`` is the probability of each token). That
+        call is plain tensor code: it traces and exports.
 
         Args:
             ids: ``(B, T)`` token ids.
             state: the encoder state to start from (e.g. carried from the previous batch).
             lengths: ``(B,)`` true lengths, or None.
+            targets: ``(B, T)`` next tokens (``-100``: ignored). Given, the first output is a
+                :class:`~rnnkit.models.token_scores.TokenScores` (each target's negative
+                log-likelihood, and the most likely tokens) instead of the scores; an adaptive
+                softmax then never builds the ``(B, T, V)`` scores (nor, in training, the most
+                likely tokens).
 
         Returns:
-            ``logits`` ``(B, T, V)`` and the final encoder state.
+            ``scores`` ``(B, T, V)`` (or ``TokenScores`` when ``targets`` is given) and the
+            final encoder state.
         """
         out, state = self.features(ids, state, lengths)
-        return self.decoder(out), state
+        if targets is None:
+            return self.decoder(out), state
+        return score_targets(self.decoder, out, targets, predict=not self.training), state
 
     def loss(
         self,
@@ -246,12 +269,14 @@ class LanguageModel(nn.Module):
         Returns:
             The loss and the final encoder state.
         """
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         out, state = self.features(ids, state, lengths)
-        if hasattr(self.decoder, "loss"):
-            return self.decoder.loss(out, targets, reduction), state
-        logits = self.decoder(out)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction=reduction)
-        return (loss.reshape(targets.shape) if reduction == "none" else loss), state
+        nll = score_targets(self.decoder, out, targets, predict=False).nll
+        if reduction == "none":
+            return nll, state
+        total = nll.sum()
+        return (total if reduction == "sum" else total / (targets != -100).sum()), state
 
     @torch.no_grad()
     def generate(

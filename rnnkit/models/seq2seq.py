@@ -24,6 +24,7 @@ from rnnkit.config import Config, check_choice, check_positive, check_probabilit
 from rnnkit.decoding import Hypothesis, beam_search, greedy_decode
 from rnnkit.layers import BACKENDS, Recurrent
 from rnnkit.layers.attention import Attention
+from rnnkit.models.adaptive_softmax import AdaptiveSoftmax, Projected
 from rnnkit.models.cell_options import CellOptions, check_cell_options
 from rnnkit.models.encoder_decoder import (
     BahdanauDecoder,
@@ -70,14 +71,22 @@ class Seq2SeqConfig(Config):
     tie_embeddings: bool = False
     """Share the output layer's weights with the target embedding (Press & Wolf, 2017); needs
     output_hidden_size == embedding_size."""
+    softmax: Literal["full", "adaptive"] = "full"
+    """Output layer: full softmax, or adaptive softmax over the frequency-sorted target
+    vocabulary (large vocabularies; the training loss never builds the (B, T, V) scores)."""
+    cutoffs: list[int] = field(default_factory=lambda: [2000, 10000])
+    """Adaptive softmax: target ids where the clusters start (the head holds the ids below)."""
+    div_value: float = 4.0
+    """Adaptive softmax: each cluster's projection is this many times narrower."""
     dropout: float = 0.3
     """Dropout on the embeddings, between layers and before the output layer."""
     teacher_forcing: float = 1.0
     """Probability of feeding the true previous token (else the model's own guess) in training."""
     teacher_forcing_final: float | None = None
     """Decay teacher_forcing linearly to this value by the last epoch (None: constant)."""
-    label_smoothing: float = 0.1
-    """Label smoothing of the training loss (Szegedy et al., 2016); 0 disables it."""
+    label_smoothing: float | None = None
+    """Label smoothing of the training loss (Szegedy et al., 2016); 0 disables it. None: 0.1
+    with a full softmax, 0 with an adaptive one (which cannot smooth)."""
     beam_size: int = 5
     """Default beam size of evaluate/translate (1: greedy)."""
     length_penalty: float = 1.0
@@ -103,7 +112,18 @@ class Seq2SeqConfig(Config):
                 f"tie_embeddings needs output_hidden_size == embedding_size "
                 f"({self.embedding_size}), got {self.output_hidden_size}"
             )
-        check_probability(self, "dropout", "label_smoothing")
+        check_probability(self, "dropout")
+        if self.label_smoothing is not None:
+            check_probability(self, "label_smoothing")
+        check_choice(self, "softmax", ("full", "adaptive"))
+        check_positive(self, "div_value")
+        if self.softmax == "adaptive" and self.tie_embeddings:
+            raise ValueError("tie_embeddings shares a full output layer; use softmax='full'")
+        if self.softmax == "adaptive" and self.label_smoothing:
+            raise ValueError(
+                "an adaptive softmax scores each target in its own cluster and cannot smooth "
+                "labels over the whole vocabulary: set label_smoothing=0"
+            )
         for name in ("teacher_forcing", "teacher_forcing_final"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -122,6 +142,12 @@ class Seq2SeqConfig(Config):
                 f"dot attention needs decoder_hidden_size == the encoder output size "
                 f"({self.memory_size}), got {self.decoder_size}; use 'general' or change sizes"
             )
+
+    def smoothing(self) -> float:
+        """The label smoothing training uses (``label_smoothing``, or its default)."""
+        if self.label_smoothing is not None:
+            return self.label_smoothing
+        return 0.0 if self.softmax == "adaptive" else 0.1
 
     @property
     def memory_size(self) -> int:
@@ -152,7 +178,14 @@ class Seq2SeqConfig(Config):
 
 
 def _head(features: int, out_size: int, config: Seq2SeqConfig) -> nn.Module:
-    """The output layer, with the optional deep-output tanh layer before it."""
+    """The output layer (full or adaptive softmax), with the optional deep-output tanh layer
+    before it."""
+    if config.softmax == "adaptive":
+        width = config.output_hidden_size or features
+        softmax = AdaptiveSoftmax(width, out_size, config.cutoffs, config.div_value)
+        if config.output_hidden_size is None:
+            return softmax
+        return Projected(nn.Sequential(nn.Linear(features, width), nn.Tanh()), softmax)
     if config.output_hidden_size is None:
         return nn.Linear(features, out_size)
     hidden = config.output_hidden_size
@@ -295,8 +328,10 @@ class Seq2Seq(nn.Module):
         lengths: Tensor | None,
         tgt_in: Tensor,
         teacher_forcing: float | None = None,
-    ) -> Tensor:
-        """Logits ``(B, T, V)`` for every target step.
+        targets: Tensor | None = None,
+    ) -> Any:
+        """Logits ``(B, T, V)`` for every target step (exact log-probabilities with an adaptive
+        softmax).
 
         Args:
             src: ``(B, S)`` source ids (0 = padding).
@@ -304,11 +339,15 @@ class Seq2Seq(nn.Module):
             tgt_in: ``(B, T)`` decoder inputs: ``<bos>`` then the target without its last token.
             teacher_forcing: probability of feeding the true token at each step (training;
                 None: the model's ``teacher_forcing``, from its config).
+            targets: ``(B, T)`` target ids (``-100``: ignored). Given, the output is a
+                :class:`~rnnkit.models.token_scores.TokenScores` (each target's negative
+                log-likelihood, the most likely tokens) instead of the logits; an adaptive
+                softmax then never builds the ``(B, T, V)`` scores.
         """
         if teacher_forcing is None:
             teacher_forcing = self.teacher_forcing
         ratio = teacher_forcing if self.training else 1.0
-        return self.decoder(tgt_in, self.encode(src, lengths), ratio, _argmax)
+        return self.decoder(tgt_in, self.encode(src, lengths), ratio, _argmax, targets)
 
     def step(self, tokens: Tensor, s: DecoderState) -> tuple[Tensor, DecoderState, Tensor | None]:
         """One decoding step: ``(N,)`` ids -> log-probabilities ``(N, V)``, state, weights."""

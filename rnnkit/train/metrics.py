@@ -89,8 +89,11 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else math.nan
 
 
-def _predictions(outputs: Tensor, targets: Tensor) -> Tensor:
-    """Class predictions from logits ``(..., C)`` or integer predictions shaped like targets."""
+def _predictions(outputs: Any, targets: Tensor) -> Tensor:
+    """Class predictions from logits ``(..., C)``, integer predictions shaped like targets, or
+    scores with a ``predictions`` tensor (``rnnkit.models.token_scores.TokenScores``)."""
+    if hasattr(outputs, "predictions"):
+        outputs = outputs.predictions
     outputs, targets = outputs.detach(), targets.detach()
     if outputs.dim() == targets.dim() + 1 and outputs.shape[:-1] == targets.shape:
         return outputs.argmax(dim=-1)
@@ -126,7 +129,9 @@ class Accuracy(Metric):
         self.ignore_index = ignore_index
         super().__init__()
 
-    def update(self, outputs: Tensor, targets: Tensor) -> None:
+    def update(self, outputs: Any, targets: Tensor) -> None:
+        if getattr(outputs, "predictions", ...) is None:
+            return  # scores without predictions (an adaptive softmax in training): not counted
         preds = _predictions(outputs, targets)
         keep = targets != self.ignore_index
         self._add(((preds == targets) & keep).sum(), keep.sum())
@@ -259,7 +264,12 @@ class MacroF1(Metric):
 
 
 class Perplexity(Metric):
-    """``exp`` of the mean negative log-likelihood per token (``ignore_index`` tokens skipped)."""
+    """``exp`` of the mean negative log-likelihood per token (``ignore_index`` tokens skipped).
+
+    ``outputs`` are logits ``(..., V)``, or scores holding each target's negative
+    log-likelihood as ``nll`` (``rnnkit.models.token_scores.TokenScores``: no log-softmax over
+    the vocabulary is computed again).
+    """
 
     name = "perplexity"
 
@@ -267,7 +277,17 @@ class Perplexity(Metric):
         self.ignore_index = ignore_index
         super().__init__()
 
-    def update(self, outputs: Tensor, targets: Tensor) -> None:
+    def update(self, outputs: Any, targets: Tensor) -> None:
+        keep = targets.detach() != self.ignore_index
+        if hasattr(outputs, "nll"):
+            nll = outputs.nll.detach()
+            if nll.shape != targets.shape:
+                raise ValueError(
+                    f"perplexity needs one nll per target: {tuple(targets.shape)}, got "
+                    f"{tuple(nll.shape)}"
+                )
+            self._add(nll.float()[keep].sum(), keep.sum())
+            return
         logits, targets = outputs.detach(), targets.detach()
         if logits.dim() != targets.dim() + 1 or logits.shape[:-1] != targets.shape:
             raise ValueError(

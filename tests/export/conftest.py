@@ -39,6 +39,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         {"cell": "lstm", "attention": "luong", "input_feeding": True, "num_layers": 2},
     ),
     "translate_plain": ("translate", {"attention": "none", "bidirectional": False}),
+    "translate_adaptive": ("translate", {"softmax": "adaptive", "cutoffs": [6]}),
     "forecast_calendar": (
         "forecast",
         {"covariates": "calendar", "time_col": "date", "decoder": "autoregressive"},

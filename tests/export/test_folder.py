@@ -43,13 +43,19 @@ def test_an_earlier_export_is_replaced_only_with_overwrite(runs, tmp_path):
     out = tmp_path / "out"
     out.mkdir()  # an empty folder takes an export
     p.export("onnx", out)
-    assert listing(out) == ["manifest.json", "model.onnx", "vocab.json"]
+    assert listing(out) == ["manifest.json", "model.onnx", "vocab.json", "vocab_corpus.json"]
     refused = "already holds an export; choose another output directory, or pass overwrite=True"
     with pytest.raises(RunDirError, match=refused):
         p.export("torchscript", out)
     (out / "README.txt").write_text("the user's note")
     p.export("torchscript", out, overwrite=True)
-    assert listing(out) == ["README.txt", "manifest.json", "model.pt", "vocab.json"]
+    assert listing(out) == [
+        "README.txt",
+        "manifest.json",
+        "model.pt",
+        "vocab.json",
+        "vocab_corpus.json",
+    ]
     assert (out / "README.txt").read_text() == "the user's note"
     assert rk.load(out).runtime == "torchscript"
     assert listing(tmp_path) == ["out"]

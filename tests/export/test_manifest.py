@@ -46,7 +46,7 @@ def test_the_manifest_names_everything(runs, tmp_path):
     check = manifest["check"]
     assert check["tolerance"] == 1e-4
     assert check["graphs"]["model"]["max_abs_diff"] == result.max_abs_diff < 1e-4
-    assert set(manifest["files"]) == {"model.onnx", "vocab.json"}
+    assert set(manifest["files"]) == {"model.onnx", "vocab.json", "vocab_corpus.json"}
     for name, sha in manifest["files"].items():
         assert hashlib.sha256((tmp_path / "out" / name).read_bytes()).hexdigest() == sha
     vocab = json.loads((tmp_path / "out" / "vocab.json").read_text())

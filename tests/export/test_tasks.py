@@ -148,7 +148,9 @@ def test_streaming_tagger_steps_a_token_at_a_time(runs, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("key", ["translate", "translate_luong", "translate_plain"])
+@pytest.mark.parametrize(
+    "key", ["translate", "translate_luong", "translate_plain", "translate_adaptive"]
+)
 def test_translation_pair_decodes_greedily_without_rnnkit(runs, tmp_path, key, fmt):
     p = rk.load(runs(key), device="cpu")
     folder = tmp_path / "out"

@@ -217,3 +217,41 @@ def test_adaptive_input_in_a_graph_takes_any_ids():
     traced = torch.jit.trace(m, torch.tensor([[1, 2, 3]]), check_trace=False)
     ids = torch.tensor([[0, 4, 5, 14, 15, 39], [39, 20, 7, 1, 0, 16]])
     torch.testing.assert_close(traced(ids), m(ids))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.[a-z_]+` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize(
+    "options",
+    [{"softmax": "adaptive"},
+     {"softmax": "adaptive", "input_embedding": "adaptive", "tie_weights": True,
+      "embedding_size": 8}],
+)  # fmt: skip
+def test_the_log_probability_forward_traces_and_exports(options):
+    """``model(ids)`` with adaptive layers is plain tensor code: a traced or exported graph made
+    on one batch gives eager's log-probabilities on batches of other shapes."""
+    torch.manual_seed(0)
+    config = LanguageModelConfig(**{"embedding_size": 16, "hidden_size": 16, "num_layers": 1,
+                                    "cutoffs": [4, 9], **options})  # fmt: skip
+    model = LanguageModel.from_config(config, 20).eval()
+
+    class Scores(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.model(ids)[0]
+
+    wrapped = Scores()
+    made, others = (
+        torch.randint(0, 20, (2, 5)),
+        [torch.randint(0, 20, (3, 7)), torch.arange(20)[None]],
+    )
+    B, T = torch.export.Dim("B", min=1, max=64), torch.export.Dim("T", min=2, max=64)
+    with torch.no_grad():
+        traced = torch.jit.trace(wrapped, (made,))
+        exported = torch.export.export(wrapped, (made,), dynamic_shapes=({0: B, 1: T},)).module()
+        for ids in others:
+            torch.testing.assert_close(traced(ids), wrapped(ids))
+            torch.testing.assert_close(exported(ids), wrapped(ids))
+            torch.testing.assert_close(wrapped(ids).exp().sum(-1), torch.ones(ids.shape))

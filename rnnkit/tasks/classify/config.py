@@ -39,6 +39,10 @@ class ClassifyDataConfig(Config):
     """Format of your tables; None guesses it from the file name."""
     skip_empty: bool = False
     """Skip rows with an empty text or label instead of stopping with an error."""
+    reader: Literal["auto", "memory", "index"] = "auto"
+    """How your tables are read: memory (whole, into lists); index (a record index of byte
+    offsets in the cache folder, each example read from disk when a batch needs it: tables
+    larger than memory); auto: index for files of 256 MB or more."""
     valid_fraction: float = 0.1
     """Share of the training examples kept for validation when no --valid-file is given."""
     split_seed: int = 0

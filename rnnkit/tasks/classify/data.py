@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -19,21 +20,26 @@ from rnnkit.data import (
     DataError,
     DownloadError,
     LabelMap,
+    LazyDataset,
     PretrainedVectors,
+    Records,
     SequenceDataset,
     Vocab,
     ag_news,
     encode_classification,
     get_tokenizer,
     imdb,
+    lazy_classification,
     load_vectors,
     read_ag_news_csv,
+    table_records,
 )
 from rnnkit.data.table import guess_format
 from rnnkit.data.texts import LabelledTexts, carve_split, read_labelled_table
 from rnnkit.errors import OptionHint
 from rnnkit.runs import Run, TaskError
 from rnnkit.tasks.classify.config import ClassifyDataConfig
+from rnnkit.tasks.records import is_records, use_index
 from rnnkit.tasks.rundata import check_split
 from rnnkit.train import BucketLoader, ResumableLoader, RunDir
 
@@ -51,7 +57,8 @@ def _columns(data: ClassifyDataConfig) -> tuple[list[str | int], str | int]:
 
 
 def read_table(path: str, data: ClassifyDataConfig) -> LabelledTexts:
-    """The ``(text, label)`` rows of a user's CSV/TSV/JSONL file."""
+    """The ``(text, label)`` rows of a user's CSV/TSV/JSONL file: in memory, or read from disk
+    through a record index (``--reader``, :mod:`rnnkit.tasks.records`)."""
     text_cols, label_col = _columns(data)
     if data.file_format is None:
         try:
@@ -62,9 +69,16 @@ def read_table(path: str, data: ClassifyDataConfig) -> LabelledTexts:
                 option=OptionHint("file_format", ("csv", "tsv", "jsonl"), "to name it"),
             ) from None
     # a DataError's hint names skip_empty=True in Python and --skip-empty on the command line
-    return read_labelled_table(
-        path, text_cols, label_col, data.file_format, data.header, data.skip_empty
-    )
+    if not use_index(data.reader, path):
+        return read_labelled_table(
+            path, text_cols, label_col, data.file_format, data.header, data.skip_empty
+        )
+    records = table_records(path, text_cols, label_col, data.file_format, data.header,
+                            data.skip_empty, tokenizer=data.tokenizer)  # fmt: skip
+    if not len(records):
+        raise DataError(f"{path}: the file holds no examples")
+    how = {"file_format": data.file_format, "header": data.header, "skip_empty": data.skip_empty}
+    return LabelledTexts(records, path, range(len(records)), how)
 
 
 def _builtin(data: ClassifyDataConfig, split: str) -> LabelledTexts:
@@ -136,9 +150,14 @@ class ClassifyPipeline:
     def ids(self, text: str | Sequence[str]) -> Tensor:
         return torch.tensor(self.vocab.encode(self.tokens(text)), dtype=torch.int64)
 
-    def encode(self, texts: LabelledTexts) -> SequenceDataset:
-        """Token ids and label ids of a split; unknown labels and empty texts name their line."""
+    def encode(self, texts: LabelledTexts) -> SequenceDataset | LazyDataset:
+        """Token ids and label ids of a split; unknown labels and empty texts name their line.
+
+        Examples read through a record index are checked now and encoded when a batch needs
+        them (a :class:`~rnnkit.data.LazyDataset`)."""
         data = self.data
+        if is_records(texts.examples):
+            return self._encode_records(texts)
         try:
             return encode_classification(
                 texts.examples, data.tokenizer, self.vocab, self.labels, data.max_len
@@ -160,6 +179,26 @@ class ClassifyPipeline:
                         f"tokenizer: {text[:80]!r}"
                     ) from None
             raise TaskError(f"{texts.origin}: {err}") from None
+
+    def _encode_records(self, texts: LabelledTexts) -> LazyDataset:
+        records, data = texts.examples, self.data
+        assert isinstance(records, Records)
+        if any(label not in self.labels for label in records.labels):  # read only if needed
+            for i, (_, label) in enumerate(records):
+                if label not in self.labels:
+                    known = ", ".join(map(repr, self.labels.labels[:20]))
+                    raise TaskError(
+                        f"{texts.locate(i)}: label {label!r} was not seen in training "
+                        f"(the run knows {known})"
+                    )
+        empty = np.flatnonzero(records.lengths == 0)
+        if len(empty):
+            i = int(empty[0])
+            raise TaskError(
+                f"{texts.locate(i)}: the text has no tokens for the {data.tokenizer!r} "
+                f"tokenizer: {records[i][0][:80]!r}"
+            )
+        return lazy_classification(records, data.tokenizer, self.vocab, self.labels, data.max_len)
 
     def save(self, run: RunDir) -> None:
         run.save_vocab(self.vocab)

@@ -11,12 +11,11 @@ from typing import Any
 
 from torch import nn
 
-from rnnkit.data import Vocab
 from rnnkit.runs import Run
 from rnnkit.tasks.base import Task, TaskData
 from rnnkit.tasks.lm import model as lm_model
 from rnnkit.tasks.lm.config import CHAR_CORPORA, LMConfig, LMDataConfig, level_of, tokenizer_name
-from rnnkit.tasks.lm.data import LMPipeline, load_corpus, streams
+from rnnkit.tasks.lm.data import LMPipeline, load_corpus, streams, training_text
 from rnnkit.tasks.lm.export import LMExport
 from rnnkit.tasks.lm.predictor import LMPredictor
 from rnnkit.tasks.registry import register_task
@@ -33,6 +32,7 @@ __all__ = [
     "load_corpus",
     "streams",
     "tokenizer_name",
+    "training_text",
 ]
 
 
@@ -46,10 +46,10 @@ class LanguageModelTask(Task):
     export_class = LMExport
 
     def data(self, config: LMConfig) -> TaskData:
-        corpus = load_corpus(config.data)
-        vocab = Vocab.build([corpus["train"]], config.data.min_freq, config.data.max_vocab)
-        batches = streams(config.data, corpus, vocab, seed=config.trainer.seed or 0)
-        return TaskData(LMPipeline(vocab, config.data), batches["train"], batches.get("valid"))
+        text, vocab, record = training_text(config.data)
+        batches = streams(config.data, text, vocab, seed=config.trainer.seed or 0)
+        pipeline = LMPipeline(vocab, config.data, record)
+        return TaskData(pipeline, batches["train"], batches.get("valid"))
 
     def model(self, config: LMConfig, pipeline: LMPipeline) -> nn.Module:
         return lm_model.build_model(config, pipeline)

@@ -15,7 +15,15 @@ MAX_TOKENS = 100_000
 """The most tokens one generation makes (``rnnkit generate --max-tokens``, ``--sample-tokens``):
 longer texts are made in several calls, each continuing the last."""
 
-Dataset = Literal["human_numbers", "ptb", "wikitext2", "tiny_shakespeare", "jaychou"]
+Dataset = Literal[
+    "human_numbers",
+    "ptb",
+    "wikitext2",
+    "wikitext103",
+    "one_billion_words",
+    "tiny_shakespeare",
+    "jaychou",
+]
 PATH = {"path": True}
 
 
@@ -56,6 +64,9 @@ class LMDataConfig(Config):
     random_offset: bool = True
     """consecutive: start the rows at a random offset each epoch, so windows differ from epoch
     to epoch (--no-random-offset: the same windows every epoch, as fast.ai's loader)."""
+    token_cache: bool = True
+    """Read text files through the token cache ($RNNKIT_CACHE): tokenised once, then
+    memory-mapped by every run (--no-token-cache: read them into memory as lists, as before)."""
 
 
 def _lm_trainer_defaults() -> TrainerConfig:
@@ -107,6 +118,10 @@ def level_of(config: LMDataConfig) -> str:
 
 
 def tokenizer_name(config: LMDataConfig) -> str:
-    """The word tokenizer of the corpus (the built-in word corpora are pre-tokenised)."""
-    builtin = config.train_file is None and config.dataset in ("human_numbers", "ptb", "wikitext2")
-    return "whitespace" if builtin else config.tokenizer
+    """The word tokenizer of the corpus (the built-in word corpora are pre-tokenised; Tiny
+    Shakespeare's words are split from their punctuation, as text_corpus reads it)."""
+    builtin = config.dataset if config.train_file is None else None
+    if builtin == "tiny_shakespeare":
+        return "words"
+    pretokenised = ("human_numbers", "ptb", "wikitext2", "wikitext103", "one_billion_words")
+    return "whitespace" if builtin in pretokenised else config.tokenizer

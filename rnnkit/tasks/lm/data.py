@@ -1,5 +1,6 @@
-"""The text of a language-modelling run: reading the corpus, the vocabulary pipeline, and the
-batches of each split."""
+"""The text of a language-modelling run: reading the corpus (through token caches,
+:mod:`rnnkit.tasks.lm.corpus`, or into memory), the vocabulary pipeline, and the batches of
+each split."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from torch import Tensor
 
 from rnnkit.data import (
     LMStream,
+    TokenIds,
     Vocab,
     get_tokenizer,
     human_numbers,
@@ -22,6 +24,15 @@ from rnnkit.data import (
 )
 from rnnkit.runs import Run, TaskError
 from rnnkit.tasks.lm.config import LMDataConfig, level_of, tokenizer_name
+from rnnkit.tasks.lm.corpus import (
+    CACHED_ONLY,
+    build_vocab,
+    check_sources,
+    describe_corpus,
+    open_cache,
+    open_splits,
+    report,
+)
 from rnnkit.train import RunDir
 from rnnkit.train.distributed import current_env
 
@@ -81,12 +92,67 @@ def read_tokens(path: str, config: LMDataConfig) -> list[str]:
     return text_corpus(path, level, tokenizer_name(config), valid_fraction=0.0)["train"]  # type: ignore[arg-type]
 
 
+def uses_token_cache(config: LMDataConfig) -> bool:
+    """Whether the run reads its text through token caches (every corpus read from files,
+    unless --no-token-cache; human numbers is generated in memory)."""
+    if config.train_file is None and config.dataset == "human_numbers":
+        return False
+    if config.train_file is None and config.dataset in CACHED_ONLY:
+        if not config.token_cache:
+            raise TaskError(
+                f"{config.dataset} is read through the token cache only (it does not fit in "
+                "memory); drop --no-token-cache"
+            )
+        return True
+    return config.token_cache
+
+
+TokenSource = list[str] | Tensor | TokenIds
+"""A split's text: tokens (in memory), ids, or ids on disk."""
+
+
+def training_text(config: LMDataConfig) -> tuple[dict[str, TokenSource], Vocab, dict | None]:
+    """The training and validation text of a run, its vocabulary, and (through token caches)
+    the record of the sources for the run directory."""
+    if uses_token_cache(config):
+        splits = open_splits(config, ("train", "valid"))
+        vocab = build_vocab(splits["train"], config)
+        report(splits, vocab)
+        return {k: v.ids(vocab) for k, v in splits.items()}, vocab, describe_corpus(splits, vocab)
+    corpus = load_corpus(config)
+    vocab = Vocab.build([corpus["train"]], config.min_freq, config.max_vocab)
+    return {k: corpus[k] for k in ("train", "valid") if k in corpus}, vocab, None
+
+
+def evaluation_text(
+    config: LMDataConfig,
+    vocab: Vocab,
+    split: str,
+    path: str | None = None,
+    recorded: dict | None = None,
+) -> TokenSource:
+    """The text ``evaluate`` reads: a split of the run's data (one of :func:`split_names`,
+    which the caller checks first), or the file ``path``."""
+    cached = uses_token_cache(config)
+    if path is not None:
+        if cached:
+            return open_cache(path, config).token_ids(vocab)
+        return read_tokens(path, config)
+    if cached:
+        found = open_splits(config, (split,))[split]
+        check_sources(recorded, split, found)
+        return found.ids(vocab)
+    return load_corpus(config, [split])[split]
+
+
 @dataclass
 class LMPipeline:
     """Text <-> token ids for a run: the vocabulary and the corpus's tokenisation."""
 
     vocab: Vocab
     data: LMDataConfig
+    corpus: dict | None = None
+    """What the run was trained on, when read through token caches (``vocab_corpus.json``)."""
 
     def tokenize(self, text: str) -> list[str]:
         """Tokens of a prompt or input line, as the training corpus was tokenised."""
@@ -105,17 +171,30 @@ class LMPipeline:
         vocab = self.vocab
         return sorted({i for i in (vocab.pad_id, vocab.unk_id, vocab.bos_id) if i is not None})
 
+    def ids(self, text: TokenSource) -> Tensor | TokenIds:
+        """A split's ids: tokens are encoded, ids (in memory or on disk) pass through."""
+        return self.encode(text) if isinstance(text, list) else text
+
     def save(self, run: RunDir) -> None:
         run.save_vocab(self.vocab)
+        if self.corpus is not None:
+            run.save_vocab(self.corpus, name=CORPUS_RECORD)
 
     @classmethod
     def load(cls, run: Run, data: LMDataConfig) -> LMPipeline:
         vocab = Vocab.from_dict(run.dir.load_vocab(), source=str(run.dir.vocab_path()))
-        return cls(vocab, data)
+        corpus = None
+        if run.dir.vocab_path(CORPUS_RECORD).is_file():  # runs trained before token caches lack it
+            corpus = run.dir.load_vocab(CORPUS_RECORD)
+        return cls(vocab, data, corpus)
+
+
+CORPUS_RECORD = "corpus"
+"""``vocab_corpus.json``: the sources, cache parts and token counts the run was trained on."""
 
 
 def streams(
-    config: LMDataConfig, corpus: dict[str, list[str]], vocab: Vocab, seed: int
+    config: LMDataConfig, corpus: dict[str, TokenSource], vocab: Vocab, seed: int
 ) -> dict[str, LMStream]:
     """Batches of each split: the training split as configured, the others consecutive.
 
@@ -127,7 +206,7 @@ def streams(
     pipeline = LMPipeline(vocab, config)
     out = {
         "train": LMStream(
-            pipeline.encode(corpus["train"]),
+            pipeline.ids(corpus["train"]),
             config.batch_size,
             config.seq_len,
             config.sampling,
@@ -138,8 +217,8 @@ def streams(
         )
     }
     for split in ("valid", "test"):
-        if corpus.get(split):  # jaychou has no validation text, as in the source
+        if split in corpus and len(corpus[split]):  # jaychou has no validation text
             out[split] = LMStream(
-                pipeline.encode(corpus[split]), config.eval_batch_size, config.seq_len, **shard
+                pipeline.ids(corpus[split]), config.eval_batch_size, config.seq_len, **shard
             )
     return out

@@ -28,6 +28,7 @@ from rnnkit.export.spec import (
     state_tensors,
 )
 from rnnkit.models.language_model import LanguageModel
+from rnnkit.models.token_scores import scores_from_logits
 from rnnkit.tasks.lm.config import level_of, tokenizer_name
 
 DIMS = {"B": "rows (streams) of the batch", "T": "tokens read by this call (1 to step)"}
@@ -98,8 +99,15 @@ class RuntimeLanguageModel(RuntimeModel):
     ``generate``) on its exported graph."""
 
     def forward(
-        self, ids: Tensor, state: object | None = None, lengths: Tensor | None = None
-    ) -> tuple[Tensor, object]:
+        self,
+        ids: Tensor,
+        state: object | None = None,
+        lengths: Tensor | None = None,
+        targets: Tensor | None = None,
+    ) -> tuple[Any, object]:
+        if targets is not None:  # as LanguageModel: each target's scores (the objectives' call)
+            logits, state = self(ids, state, lengths)
+            return scores_from_logits(logits, targets), state
         graph = self.graphs["model"]
         names = graph.input_names[1:]
         B, T = ids.shape
@@ -141,6 +149,7 @@ class RuntimeLanguageModel(RuntimeModel):
         return (loss.reshape(targets.shape) if reduction == "none" else loss), state
 
     generate = LanguageModel.generate  # the same sampling loop, on these calls
+    stream = LanguageModel.stream
 
 
 def _state_list(state: object | None, names: list[str], graph: Any, batch: int) -> list[Tensor]:

@@ -10,10 +10,10 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from rnnkit.errors import ConfigError, OptionHint
 from rnnkit.models import LanguageModel
+from rnnkit.models.token_scores import IGNORE_INDEX, TokenScores
 from rnnkit.tasks.lm.config import MAX_TOKENS, LMConfig
 from rnnkit.tasks.lm.data import LMPipeline
 from rnnkit.train import Accuracy, Callback, Perplexity, StepOutput, Trainer
@@ -25,17 +25,27 @@ def build_model(config: LMConfig, pipeline: LMPipeline) -> LanguageModel:
 
 
 def every_step(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOutput:
-    """Next-token cross-entropy over every position of the batch."""
-    logits, state = model(batch["x"], state=state)  # (B, T, V)
-    loss = F.cross_entropy(logits.flatten(0, 1), batch["y"].flatten())
-    return StepOutput(loss, batch["y"].numel(), logits, batch["y"], state)
+    """Next-token cross-entropy over every position of the batch.
+
+    The model scores the targets itself (``model(x, state, targets=y)``): one log-softmax per
+    step for a full softmax, whose per-token losses the metrics then read as they are, and no
+    ``(B, T, V)`` scores at all for an adaptive softmax.
+    """
+    y = batch["y"]
+    scores, state = model(batch["x"], state=state, targets=y)  # nll (B, T), predictions
+    return StepOutput(scores.nll.sum() / y.numel(), y.numel(), scores, y, state)
 
 
 def last_step(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOutput:
     """Cross-entropy of the token after each window only, read from a fresh state."""
-    logits = model(batch["x"])[0][:, -1]  # (B, V)
-    y = batch["y"][:, -1]
-    return StepOutput(F.cross_entropy(logits, y), y.numel(), logits, y)
+    y = batch["y"]
+    targets = torch.full_like(y, IGNORE_INDEX)
+    targets[:, -1] = y[:, -1]  # only the last step is scored
+    scores = model(batch["x"], targets=targets)[0]
+    last = TokenScores(
+        scores.nll[:, -1], None if scores.predictions is None else scores.predictions[:, -1]
+    )
+    return StepOutput(last.nll.mean(), len(y), last, y[:, -1])
 
 
 def objective(config: LMConfig) -> Any:

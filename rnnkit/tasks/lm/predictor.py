@@ -15,7 +15,7 @@ from rnnkit.runs import TaskError
 from rnnkit.sequences import pad
 from rnnkit.tasks.common import Take
 from rnnkit.tasks.lm import model as lm_model
-from rnnkit.tasks.lm.data import load_corpus, read_tokens, split_names
+from rnnkit.tasks.lm.data import evaluation_text, split_names
 from rnnkit.tasks.predictor import Predictor, check_split
 from rnnkit.train import evaluate
 
@@ -40,9 +40,15 @@ class LMPredictor(Predictor):
     def forward(self, batch: dict[str, Any]) -> Tensor:
         """Next-token probabilities after each input's last token: ``(B, V)``."""
         batch = self.to_device(batch)
-        logits, _ = self.model(batch["x"], lengths=batch["lengths"])  # (B, T, V)
-        last = (batch["lengths"] - 1).to(logits.device)
-        return torch.softmax(logits[torch.arange(len(last)), last].float(), dim=-1).cpu()
+        x, lengths = batch["x"], batch["lengths"]
+        last = lengths - 1
+        if hasattr(self.model, "features"):  # the decoder reads the last steps only
+            out, _ = self.model.features(x, lengths=lengths)  # (B, T, H)
+            logits = self.model.decoder(out[torch.arange(len(last)), last.to(out.device)])
+        else:  # exported graphs: (B, T, V), then the last steps
+            logits, _ = self.model(x, lengths=lengths)
+            logits = logits[torch.arange(len(last)), last.to(logits.device)]  # (B, V)
+        return torch.softmax(logits.float(), dim=-1).cpu()
 
     def postprocess(
         self, inputs: Sequence[Any], batch: dict[str, Any], outputs: Tensor, top_k: int = 5
@@ -124,8 +130,9 @@ class LMPredictor(Predictor):
             state: the state returned by the previous call (None: a fresh stream).
 
         Returns:
-            The next-token logits ``(B, V)`` and the state for the next call; fed a text token
-            by token, the logits equal those of :meth:`forward` on the whole text.
+            The next-token logits ``(B, V)`` (exact log-probabilities with an adaptive softmax)
+            and the state for the next call; fed a text token by token, they equal the model's
+            scores on the whole text.
         """
         if isinstance(inputs, Tensor):
             ids = inputs.long().reshape(-1)
@@ -143,17 +150,15 @@ class LMPredictor(Predictor):
     ) -> dict[str, Any]:
         """Loss, perplexity and next-token accuracy on a split (default: test) or a text file."""
         data = None if data is None else os.fspath(data)
-        config = self.config
+        config, pipeline = self.config, self.pipeline
+        split = split or "test"
         if data is not None:
-            tokens = read_tokens(data, config.data)
+            text = evaluation_text(config.data, pipeline.vocab, split, data)
         else:
-            split = split or "test"
-            check_split(split, split_names(config.data))
+            check_split(split, split_names(config.data))  # named before the data is guarded
             with self.reading_split(split):
-                tokens = load_corpus(config.data, [split])[split]
-        stream = LMStream(
-            self.pipeline.encode(tokens), config.data.eval_batch_size, config.data.seq_len
-        )
+                text = evaluation_text(config.data, pipeline.vocab, split, None, pipeline.corpus)
+        stream = LMStream(pipeline.ids(text), config.data.eval_batch_size, config.data.seq_len)
         results = evaluate(
             self.model,
             lm_model.objective(config),

@@ -44,6 +44,10 @@ class TagDataConfig(Config):
     """Column of the tags in your CoNLL files (0-based; -1 = the last)."""
     valid_fraction: float = 0.1
     """Share of the training sequences held out for validation when no dev file is given."""
+    reader: Literal["auto", "memory", "index"] = "auto"
+    """How your CoNLL files are read: memory (whole, into lists); index (a record index of byte
+    offsets in the cache folder, each sentence read from disk when a batch needs it: files
+    larger than memory); auto: index for files of 256 MB or more."""
     word_form: WordForm = "lower_zero_digits"
     """Word lookup key: as written, lower-cased, and/or with digits replaced by 0 (chars: as is)."""
     min_freq: int = 2

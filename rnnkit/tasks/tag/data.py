@@ -17,11 +17,14 @@ from torch.nn import functional as F
 from rnnkit.data import (
     IGNORE_INDEX,
     LabelMap,
+    LazyDataset,
     Normalizer,
     PretrainedVectors,
+    Records,
     SequenceDataset,
     Vocab,
     conll2003,
+    conll_records,
     read_conll,
 )
 from rnnkit.data.files import DataError, iter_lines, where
@@ -29,15 +32,20 @@ from rnnkit.data.frames import read_frames
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
 from rnnkit.runs import TaskError
 from rnnkit.sequences import pad
+from rnnkit.tasks.records import is_records, locate, use_index
 from rnnkit.tasks.tag.config import SPLITS, Example, TagConfig, TagDataConfig, WordForm
 from rnnkit.train import BucketLoader, RunDir
 
 # ---------------------------------------------------------------- reading
 
 
-def read_conll_file(path: str | Path, config: TagDataConfig) -> list[Example]:
-    """``(tokens, tags)`` of a CoNLL column file; a missing column names the file and line."""
+def read_conll_file(path: str | Path, config: TagDataConfig) -> Sequence[Example]:
+    """``(tokens, tags)`` of a CoNLL column file, in memory or read from disk through a record
+    index (``--reader``, :mod:`rnnkit.tasks.records`); a missing column names the file and
+    line."""
     try:
+        if use_index(config.reader, path):
+            return conll_records(path, config.token_col, config.label_col)
         return read_conll(path, config.token_col, config.label_col)
     except DataError:
         raise
@@ -75,8 +83,16 @@ def load_splits(
     else:
         raise TaskError("choose a --dataset, or give your own --data FILE or --frames FILE")
     if "valid" not in splits and "train" in splits and config.valid_fraction > 0:
-        keep = len(splits["train"]) - int(len(splits["train"]) * config.valid_fraction)
-        splits["valid"], splits["train"] = splits["train"][keep:], splits["train"][:keep]
+        train = splits["train"]
+        keep = len(train) - int(len(train) * config.valid_fraction)
+        if is_records(train):  # views of the records: nothing is read
+            n = len(train)
+            splits["valid"], splits["train"] = (
+                train.select(range(keep, n)),
+                train.select(range(keep)),
+            )
+        else:
+            splits["valid"], splits["train"] = train[keep:], train[:keep]
     if "train" in wanted and not splits.get("train"):
         raise TaskError("the training data holds no sequences")
     return {s: splits[s] for s in SPLITS if splits.get(s) and s in wanted}, names
@@ -185,9 +201,21 @@ class Pipeline:
         return torch.cat([ids[:, None], chars], dim=1)  # (T, 1 + L)
 
     def encode(
-        self, examples: list[Example], config: TagDataConfig, source: str
-    ) -> SequenceDataset:
-        """Inputs and tag ids; a tag the model does not know names ``source`` and the sequence."""
+        self, examples: Sequence[Example], config: TagDataConfig, source: str
+    ) -> SequenceDataset | LazyDataset:
+        """Inputs and tag ids; a tag the model does not know names ``source`` and the sequence.
+
+        Sentences read through a record index are checked now and encoded when a batch needs
+        them (a :class:`~rnnkit.data.LazyDataset`)."""
+        if is_records(examples):
+            assert isinstance(examples, Records)
+            if any(tag not in self.tags for tag in examples.labels):  # read only if needed
+                for i, (_, tags) in enumerate(examples):
+                    try:
+                        self.tags.encode_all(tags)
+                    except ValueError as err:
+                        raise TaskError(f"{locate(examples, i)}: {err}") from None
+            return LazyDataset(examples, _Encoder(self, config), examples.lengths)
         ys = []
         for i, (_, tags) in enumerate(examples):
             try:
@@ -195,6 +223,19 @@ class Pipeline:
             except ValueError as err:
                 raise TaskError(f"{source}, sequence {i + 1}: {err}") from None
         return SequenceDataset([self.inputs(x, config) for x, _ in examples], ys)
+
+
+@dataclass
+class _Encoder:
+    """One sentence read from disk -> ``(x, y)`` as :meth:`Pipeline.encode` makes them."""
+
+    pipeline: Pipeline
+    config: TagDataConfig
+
+    def __call__(self, example: Example) -> tuple[Tensor, Tensor]:
+        tokens, tags = example
+        y = torch.tensor(self.pipeline.tags.encode_all(tags), dtype=torch.int64)
+        return self.pipeline.inputs(tokens, self.config), y
 
 
 def collate(items: Sequence) -> dict[str, Tensor]:

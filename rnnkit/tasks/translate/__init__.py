@@ -66,7 +66,7 @@ class TranslateTask(Task):
         return Seq2Seq.from_config(config.model, len(src), len(tgt), tgt.bos_id, tgt.eos_id)  # type: ignore[arg-type]
 
     def objective(self, config: TranslateConfig, pipeline: TranslatePipeline) -> Any:
-        return functools.partial(objective, label_smoothing=config.model.label_smoothing)
+        return functools.partial(objective, label_smoothing=config.model.smoothing())
 
     def metrics(self, config: TranslateConfig, pipeline: TranslatePipeline) -> list:
         return metrics()

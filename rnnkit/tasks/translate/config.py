@@ -41,6 +41,10 @@ class TranslateDataConfig(Config):
     """Your own test target sentences."""
     valid_fraction: float = 0.05
     """Share of your own training pairs kept for validation when no validation files are given."""
+    reader: Literal["auto", "memory", "index"] = "auto"
+    """How your line-aligned files are read: memory (whole, into lists); index (a record index
+    of byte offsets in the cache folder, each pair read from disk when a batch needs it: files
+    larger than memory); auto: index for files of 256 MB or more (--pairs-file: memory)."""
     tokenizer: Literal["words", "whitespace", "chars"] = "words"
     """Tokenizer of both sides: words (lower-case, punctuation split off), whitespace or chars."""
     min_freq: int = 2

@@ -12,19 +12,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rnnkit.data import (
+    LazyDataset,
+    Records,
     SequenceDataset,
     Vocab,
     encode_pairs,
     get_tokenizer,
+    lazy_pairs,
     multi30k,
+    parallel_records,
     read_parallel,
     read_parallel_tsv,
 )
 from rnnkit.runs import Run, TaskError
+from rnnkit.tasks.records import use_index
 from rnnkit.tasks.translate.config import TranslateConfig, TranslateDataConfig
 from rnnkit.train import BucketLoader, RunDir
 
-Pairs = list[tuple[str, str]]
+Pairs = Sequence[tuple[str, str]]
+"""Sentence pairs: a list, or :class:`~rnnkit.data.Records` read from disk on demand."""
+
+
+def read_pairs(src: str, tgt: str, config: TranslateDataConfig) -> Pairs:
+    """The pairs of two line-aligned files: in memory, or through a record index
+    (``--reader``, :mod:`rnnkit.tasks.records`)."""
+    if use_index(config.reader, src, tgt):
+        tokenizer = config.tokenizer
+        return parallel_records(src, tgt, src_tokenizer=tokenizer, tgt_tokenizer=tokenizer)
+    return read_parallel(src, tgt)
 
 
 SPLITS = ("train", "valid", "test")
@@ -55,11 +70,18 @@ def load_pairs(config: TranslateDataConfig, wanted: Sequence[str] = SPLITS) -> d
                     f"{len(train)} training pairs are too few to keep {n} for validation; give "
                     "--valid-src-file/--valid-tgt-file or lower --valid-fraction"
                 )
-            splits = {"train": train[:-n], "valid": train[-n:]}
+            if isinstance(train, Records):  # views of the records: nothing is read
+                cut = len(train) - n
+                splits = {
+                    "train": train.select(range(cut)),
+                    "valid": train.select(range(cut, cut + n)),
+                }
+            else:
+                splits = {"train": train[:-n], "valid": train[-n:]}
         for split in ("valid", "test"):
             src, tgt = getattr(config, f"{split}_src_file"), getattr(config, f"{split}_tgt_file")
             if src is not None and split in wanted:
-                splits[split] = read_parallel(src, tgt)
+                splits[split] = read_pairs(src, tgt, config)
         return {split: splits[split] for split in SPLITS if split in splits and split in wanted}
     if config.dataset == "multi30k":
         return multi30k(config.data_dir, list(wanted), src=config.src, tgt=config.tgt)
@@ -69,7 +91,7 @@ def load_pairs(config: TranslateDataConfig, wanted: Sequence[str] = SPLITS) -> d
 def _training_pairs(config: TranslateDataConfig) -> Pairs:
     if config.pairs_file is not None:
         return read_parallel_tsv(config.pairs_file)
-    return read_parallel(config.src_file, config.tgt_file)  # type: ignore[arg-type]
+    return read_pairs(config.src_file, config.tgt_file, config)  # type: ignore[arg-type]
 
 
 def detokenize(tokens: Sequence[str], tokenizer: str) -> str:
@@ -106,9 +128,13 @@ class TranslatePipeline:
         tokens = get_tokenizer(self.data.tokenizer)(text)
         return tokens[: self.data.max_len] if self.data.max_len else tokens
 
-    def encode(self, pairs: Pairs) -> SequenceDataset:
+    def encode(self, pairs: Pairs) -> SequenceDataset | LazyDataset:
+        """Source and target ids (pairs read through a record index: encoded when a batch
+        needs them)."""
         d = self.data
         try:
+            if isinstance(pairs, Records):
+                return lazy_pairs(pairs, d.tokenizer, self.src, d.tokenizer, self.tgt, d.max_len)
             return encode_pairs(pairs, d.tokenizer, self.src, d.tokenizer, self.tgt, d.max_len)
         except ValueError as err:  # an empty side after tokenisation: say which pair
             raise TaskError(f"cannot encode the sentence pairs: {err}") from err

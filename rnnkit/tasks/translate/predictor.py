@@ -14,11 +14,13 @@ from torch.nn import functional as F
 
 from rnnkit.data import IGNORE_INDEX, collate, get_tokenizer, read_parallel_tsv
 from rnnkit.decoding import Hypothesis
+from rnnkit.models.token_scores import is_adaptive
 from rnnkit.runs import TaskError
 from rnnkit.tasks.common import Take
 from rnnkit.tasks.predictor import Predictor, check_split
 from rnnkit.tasks.translate.data import detokenize, eval_batches, load_pairs, split_names
 from rnnkit.train import Accuracy, Perplexity, StepOutput, evaluate
+from rnnkit.train.checkpoint import unwrap_model
 
 
 def objective(
@@ -31,12 +33,18 @@ def objective(
     """
     y = batch["y"]
     target = y[:, 1:].masked_fill(y[:, 1:] == 0, IGNORE_INDEX)  # <pad> = 0
-    logits = model(batch["x"], batch["lengths"], y[:, :-1], batch.get("teacher_forcing", 1.0))
+    count = int((target != IGNORE_INDEX).sum())
+    teacher_forcing = batch.get("teacher_forcing", 1.0)
+    decoder = getattr(unwrap_model(model), "decoder", None)  # None: exported graphs
+    if decoder is not None and is_adaptive(decoder.head):  # no (B, T, V) scores, no smoothing
+        scores = model(batch["x"], batch["lengths"], y[:, :-1], teacher_forcing, targets=target)
+        return StepOutput(scores.nll.sum() / count, count, scores, target)
+    logits = model(batch["x"], batch["lengths"], y[:, :-1], teacher_forcing)
     smoothing = label_smoothing if model.training else 0.0
     loss = F.cross_entropy(
         logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE_INDEX, label_smoothing=smoothing
     )
-    return StepOutput(loss, int((target != IGNORE_INDEX).sum()), logits, target)
+    return StepOutput(loss, count, logits, target)
 
 
 def metrics() -> list:
@@ -201,7 +209,7 @@ class TranslatePredictor(Predictor):
             device=self.device,
         )
         if dry_run:
-            pairs = pairs[:1]
+            pairs = [pairs[0]]
         sources, references = [s for s, _ in pairs], [t for _, t in pairs]
         beam = config.model.beam_size
         for name, size in (("greedy", 1), (f"beam{beam}", beam)):
