@@ -14,6 +14,7 @@ result; the worker itself never stops on one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -51,10 +52,8 @@ class Job:
     def settle(self, result: Any) -> None:
         """Hand the result (or an exception) to the waiting request, from any thread."""
         assert self.loop is not None and self.future is not None
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             self.loop.call_soon_threadsafe(_settle, self.future, result)
-        except RuntimeError:  # the event loop is closed: nobody is waiting any more
-            pass
 
 
 def _settle(future: asyncio.Future, result: Any) -> None:
