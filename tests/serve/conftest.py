@@ -15,6 +15,8 @@ from tests.tasks.tiny import COMMON, TASKS
 EXTRA = {
     "translate": {"hidden_size": 16, "embedding_size": 16, "lr": 0.01, "epochs": 15},
     "classify": {"epochs": 10},
+    "tag": {"epochs": 10},
+    "lm": {"epochs": 5},
 }
 
 
