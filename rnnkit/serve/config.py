@@ -25,8 +25,8 @@ class ServeConfig(Config):
     device: str | None = None
     """Where the models run (cpu, cuda, cuda:1; none: CUDA when available, else the CPU)."""
     threads: int = 1
-    """PyTorch threads of each run's worker (one worker thread per run); more help large
-    batches, fewer keep several runs from fighting over the cores."""
+    """PyTorch intra-op threads of the models (set by each run's worker thread; one worker per
+    run); more help large batches, fewer keep several runs from fighting over the cores."""
     max_batch: int = 32
     """Most inputs merged into one forward pass of a run (requests are never split: a request
     with more inputs runs alone)."""

@@ -166,6 +166,32 @@ def test_tokens_are_sent_as_they_are_made(runs):
     assert seen == ["token"] * 5 + ["done"]
 
 
+def test_a_client_that_goes_away_stops_its_stream(runs):
+    import time
+
+    import rnnkit as rk
+
+    p = rk.load(runs["lm"], device="cpu")
+    step = p.step
+
+    def slow(inputs, state=None):
+        time.sleep(0.005)
+        return step(inputs, state)
+
+    app = create_app({"lm": p})
+    p.step = slow
+    with LiveServer(app) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        body = {"prompt": "the", "max_tokens": 500, "stream": True}
+        with client.stream("POST", "/v1/lm/generate", json=body) as response:
+            assert next(response.iter_lines()) == "event: token"
+        deadline = time.monotonic() + 20
+        made = 0.0
+        while not made and time.monotonic() < deadline:  # counted when the stream ends
+            made = value(client.get("/metrics").text, "rnnkit_generated_tokens_total", run="lm")
+            time.sleep(0.05)
+    assert 1 <= made < 500
+
+
 def test_the_page_and_its_files(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")

@@ -1,0 +1,293 @@
+"""Latency and throughput of ``rnnkit serve`` against one ``rnnkit predict`` process per request.
+
+Protocol (docs/benchmarks.md, "Serving"): a classify run (the task's default model: embedding
+128, BiLSTM 128 per direction, max pooling), trained for one epoch on synthetic reviews of
+20-80 words (``--run`` takes a run of your own instead). The server is a separate process
+(``rnnkit serve RUN --port 0``) on loopback; a client process keeps 1, 8 or 64 requests in
+flight, one text per request, for a fixed number of requests after a warm-up, and records each
+request's latency. Each server configuration gets a server of its own:
+
+* ``batched``: ``--max-batch 32 --max-wait-ms 2`` (the micro-batching);
+* ``unbatched``: ``--max-batch 1`` (every request its own forward pass), the same server
+  otherwise;
+* ``onnx``: as ``batched`` with ``--runtime onnx``, when this rnnkit has that runtime.
+
+The baseline is what a user without a server does: one ``rnnkit predict RUN TEXT`` process
+per request (process start, imports, loading, one prediction), run one after another.
+
+Run from the repository root, on an otherwise quiet machine if you can::
+
+    nice -n 10 python benchmarks/serve_latency.py --threads 1 --requests 1000 --out serve.md
+
+``--dry-run`` checks the script in seconds (a few requests, one predict process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import rnnkit as rk
+
+POSITIVE = ["great", "superb", "loved", "moving", "brilliant", "gripping", "fine", "charming"]
+NEGATIVE = ["awful", "dull", "boring", "weak", "clumsy", "tedious", "flat", "poor"]
+
+
+def synthetic_texts(n: int, seed: int) -> list[tuple[str, str]]:
+    """``(text, label)`` reviews of 20-80 words over a vocabulary of about 2,000 words."""
+    rng = random.Random(seed)
+    filler = [f"w{i}" for i in range(2000)]
+    rows = []
+    for _ in range(n):
+        label = rng.choice(["pos", "neg"])
+        words = rng.choices(filler, k=rng.randint(20, 80))
+        for _ in range(3):
+            words.insert(
+                rng.randrange(len(words)), rng.choice(POSITIVE if label == "pos" else NEGATIVE)
+            )
+        rows.append((" ".join(words), label))
+    return rows
+
+
+def make_run(folder: Path, dry_run: bool) -> Path:
+    """A classify run with the task's default model, trained briefly on synthetic reviews."""
+    data = folder / "reviews.csv"
+    rows = synthetic_texts(200 if dry_run else 4000, seed=0)
+    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in rows), encoding="utf-8")
+    out = folder / "reviews"
+    rk.train("classify", out=str(out), data=str(data), epochs=1, seed=0, device="cpu")
+    return out
+
+
+class Server:
+    """``rnnkit serve`` in a process of its own; its URL once it answers."""
+
+    def __init__(self, run: Path, *flags: str, timeout: float = 180) -> None:
+        command = [sys.executable, "-m", "rnnkit", "serve", str(run), "--port", "0", *flags]
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        self.output: list[str] = []
+        deadline = time.monotonic() + timeout
+        self.url = ""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+            if "listening on http://" in line:
+                self.url = line.split("listening on ")[1].split("/ ")[0]
+                break
+            if time.monotonic() > deadline:
+                break
+        if not self.url:
+            self.stop()
+            raise RuntimeError("the server did not start:\n" + "".join(self.output))
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the server never answered /health")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def batch_totals(url: str) -> tuple[float, float]:
+    """(batches, inputs) the server's batch-size histogram has counted."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    count = total = 0.0
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.name == "rnnkit_batch_size_count":
+                count += sample.value
+            elif sample.name == "rnnkit_batch_size_sum":
+                total += sample.value
+    return count, total
+
+
+async def load(
+    url: str, texts: list[str], clients: int, requests: int
+) -> tuple[list[float], float]:
+    """``requests`` predict calls with ``clients`` in flight; each latency (s) and the wall time."""
+    latencies: list[float] = []
+    next_index = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal next_index
+            while next_index < requests:
+                text = texts[next_index % len(texts)]
+                next_index += 1
+                started = time.perf_counter()
+                answer = await client.post("/v1/reviews/predict", json={"inputs": [text]})
+                latencies.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{answer.status_code}: {answer.text}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        return latencies, time.perf_counter() - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), linear between the closest ranks."""
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def measure_server(
+    run: Path, name: str, flags: list[str], texts: list[str], args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    rows = []
+    server = Server(run, *flags)
+    try:
+        asyncio.run(load(server.url, texts, 8, args.warmup))
+        for clients in args.clients:
+            before = batch_totals(server.url)
+            latencies, wall = asyncio.run(load(server.url, texts, clients, args.requests))
+            after = batch_totals(server.url)
+            batches, inputs = after[0] - before[0], after[1] - before[1]
+            rows.append(
+                {
+                    "server": name,
+                    "clients": clients,
+                    "requests": len(latencies),
+                    "p50_ms": 1000 * percentile(latencies, 50),
+                    "p99_ms": 1000 * percentile(latencies, 99),
+                    "rps": len(latencies) / wall,
+                    "batch": inputs / batches if batches else float("nan"),
+                }
+            )
+            print(format_row(rows[-1]), flush=True)
+    finally:
+        server.stop()
+    return rows
+
+
+def measure_predict_processes(run: Path, texts: list[str], n: int) -> dict[str, Any]:
+    """One ``rnnkit predict`` process per request, one after another."""
+    latencies = []
+    for i in range(n):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "rnnkit", "predict", str(run), texts[i % len(texts)]],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        latencies.append(time.perf_counter() - started)
+    return {
+        "server": "one `rnnkit predict` process per request",
+        "clients": 1,
+        "requests": n,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * max(latencies),
+        "rps": n / sum(latencies),
+        "batch": 1.0,
+    }
+
+
+HEADER = "| server | clients | requests | p50 ms | p99 ms | requests/s | inputs per batch |"
+
+
+def format_row(r: dict[str, Any]) -> str:
+    return (
+        f"| {r['server']} | {r['clients']} | {r['requests']} | {r['p50_ms']:.1f} | "
+        f"{r['p99_ms']:.1f} | {r['rps']:.1f} | {r['batch']:.1f} |"
+    )
+
+
+def has_onnx_runtime() -> bool:
+    import inspect
+
+    return "runtime" in inspect.signature(rk.load).parameters
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, help="a classify run to serve (default: train one)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the server")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per measurement")
+    parser.add_argument("--warmup", type=int, default=100, help="requests before measuring")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument("--predict-runs", type=int, default=5, help="`rnnkit predict` processes")
+    parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
+    parser.add_argument("--dry-run", action="store_true", help="a few requests, to check")
+    args = parser.parse_args()
+    if args.dry_run:
+        args.requests, args.warmup, args.clients, args.predict_runs = 16, 4, [1, 4], 1
+    import torch
+
+    torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as folder:
+        run = args.run or make_run(Path(folder), args.dry_run)
+        if run.name != "reviews":  # requests name the run; serve a copy under that name
+            import shutil
+
+            shutil.copytree(run, Path(folder) / "reviews")
+            run = Path(folder) / "reviews"
+        texts = [t for t, _ in synthetic_texts(500, seed=1)]
+        common = ["--threads", str(args.threads), "--max-queue", "4096", "--log-level", "warning"]
+        configs = [
+            ("batched (max batch 32, wait 2 ms)", ["--max-batch", "32", "--max-wait-ms", "2"]),
+            ("unbatched (max batch 1)", ["--max-batch", "1", "--max-wait-ms", "0"]),
+        ]
+        if has_onnx_runtime():
+            configs.append(
+                ("onnx, batched", ["--runtime", "onnx", "--max-batch", "32", "--max-wait-ms", "2"])
+            )
+        print(HEADER)
+        print("|---|---|---|---|---|---|---|")
+        rows = []
+        for name, flags in configs:
+            rows += measure_server(run, name, [*flags, *common], texts, args)
+        rows.append(measure_predict_processes(run, texts, args.predict_runs))
+        print(format_row(rows[-1]))
+    load_after = os.getloadavg()
+    base = rows[-1]["p50_ms"]
+    lines = [HEADER, "|---|---|---|---|---|---|---|", *map(format_row, rows), ""]
+    lines.append(
+        f"p50 of one `rnnkit predict` process / p50 of the batched server at 1 client: "
+        f"{base / rows[0]['p50_ms']:.0f}x"
+    )
+    if not has_onnx_runtime():
+        lines.append("onnx runtime: not measured (this rnnkit's rk.load has no runtime=)")
+    lines.append(
+        f"{os.cpu_count()} CPUs, server torch threads {args.threads}, client and server on the "
+        f"same machine; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
+    )
+    print("\n".join(lines[-3:]))
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
