@@ -30,8 +30,9 @@ class ServeConfig(Config):
     max_batch: int = 32
     """Most inputs merged into one forward pass of a run (requests are never split: a request
     with more inputs runs alone)."""
-    max_wait_ms: float = 5.0
-    """Longest time the first request of a batch waits for others to join it (milliseconds)."""
+    max_wait_ms: float = 2.0
+    """Longest time the first request of a batch waits for others to join it (milliseconds);
+    under load, requests that arrive while the model runs are batched without waiting."""
     max_queue: int = 256
     """Most inputs waiting for a run's worker; a request that would pass it gets 503 with
     Retry-After."""

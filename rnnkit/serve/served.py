@@ -174,35 +174,42 @@ class ServedRun:
         """Preprocess the jobs' inputs together, then ``run(batch, jobs)``; jobs whose inputs
         the Predictor refuses (or that pass --max-tokens) get their own error, the others
         run without them."""
+        csv = self.kind == "rows" and any(isinstance(x, str) for j in jobs for x in j.items)
+        if not csv:
+            return self._batch_in(jobs, run, None)
         with tempfile.TemporaryDirectory(prefix="rnnkit-serve-") as folder:
-            items = [self._materialise(job, i, Path(folder)) for i, job in enumerate(jobs)]
-            failed: dict[int, ApiError] = {}
-            try:
-                batch = self.predictor.preprocess([x for found in items for x in found])
-                bad = self._over_limit(batch, jobs)
-            except Exception:  # find whose input it is: each job on its own
-                bad = list(range(len(jobs)))
-            if bad:
-                for i in bad:
-                    error = self._check_alone(items[i], jobs[i], Path(folder) / str(i))
-                    if error is not None:
-                        failed[i] = error
-                kept = [i for i in range(len(jobs)) if i not in failed]
-                if kept:
-                    batch = self.predictor.preprocess([x for i in kept for x in items[i]])
-            else:
-                kept = list(range(len(jobs)))
-            results: list[Any] = list(failed.get(i) for i in range(len(jobs)))
-            if kept:
-                done = run(batch, [jobs[i] for i in kept])
-                for i, result in zip(kept, done, strict=True):
-                    results[i] = result
-            return results
+            return self._batch_in(jobs, run, Path(folder))
 
-    def _materialise(self, job: Job, index: int, folder: Path) -> list[Any]:
+    def _batch_in(self, jobs: list[Job], run: Any, folder: Path | None) -> list[Any]:
+        items = [self._materialise(job, i, folder) for i, job in enumerate(jobs)]
+        failed: dict[int, ApiError] = {}
+        try:
+            batch = self.predictor.preprocess([x for found in items for x in found])
+            bad = self._over_limit(batch, jobs)
+        except Exception:  # find whose input it is: each job on its own
+            bad = list(range(len(jobs)))
+        if bad:
+            for i in bad:
+                own = None if folder is None else folder / str(i)
+                error = self._check_alone(items[i], jobs[i], own)
+                if error is not None:
+                    failed[i] = error
+            kept = [i for i in range(len(jobs)) if i not in failed]
+            if kept:
+                batch = self.predictor.preprocess([x for i in kept for x in items[i]])
+        else:
+            kept = list(range(len(jobs)))
+        results: list[Any] = list(failed.get(i) for i in range(len(jobs)))
+        if kept:
+            done = run(batch, [jobs[i] for i in kept])
+            for i, result in zip(kept, done, strict=True):
+                results[i] = result
+        return results
+
+    def _materialise(self, job: Job, index: int, folder: Path | None) -> list[Any]:
         """A forecast input given as CSV text goes to a private file for the Predictor to read;
         nothing a client sends is ever taken as a path."""
-        if self.kind != "rows" or not any(isinstance(x, str) for x in job.items):
+        if folder is None or not any(isinstance(x, str) for x in job.items):
             return list(job.items)
         own = folder / str(index)
         own.mkdir()
@@ -215,11 +222,12 @@ class ServedRun:
             items.append(item)
         return items
 
-    def _check_alone(self, items: list[Any], job: Job, own: Path) -> ApiError | None:
+    def _check_alone(self, items: list[Any], job: Job, own: Path | None) -> ApiError | None:
         try:
             batch = self.predictor.preprocess(items)
         except ValueError as err:  # TaskError, DataError: the client's input
-            return unprocessable(str(err).replace(f"{own}{os.sep}", ""))
+            message = str(err)
+            return unprocessable(message if own is None else message.replace(f"{own}{os.sep}", ""))
         except Exception as err:
             log.exception("run %r: preprocessing one request failed", self.name)
             return ApiError(500, f"preprocessing failed: {type(err).__name__}: {err}")
