@@ -30,9 +30,10 @@ class ServeConfig(Config):
     max_batch: int = 32
     """Most inputs merged into one forward pass of a run (requests are never split: a request
     with more inputs runs alone)."""
-    max_wait_ms: float = 2.0
-    """Longest time the first request of a batch waits for others to join it (milliseconds);
-    under load, requests that arrive while the model runs are batched without waiting."""
+    max_wait_ms: float = 0.0
+    """Longest time the first request of a batch waits for others to join it (milliseconds).
+    0: a batch is whatever waits when the worker is free (under load, what arrived while the
+    model ran); a wait makes larger batches at the cost of that much latency."""
     max_queue: int = 256
     """Most inputs waiting for a run's worker; a request that would pass it gets 503 with
     Retry-After."""

@@ -226,3 +226,28 @@ def _keys(text):
     from tests.serve.live import samples
 
     return set(samples(text))
+
+
+def test_a_frames_tagger_takes_arrays_of_frames(tmp_path):
+    import rnnkit as rk
+    from tests.data.test_frames import make_frames, write_padded
+
+    train = write_padded(tmp_path / "train.npz", *make_frames(48, 0))
+    out = tmp_path / "frames"
+    options = {"frames": str(train), "hidden_size": 8, "batch_size": 8, "epochs": 2}
+    rk.train("tag", out=str(out), seed=3, device="cpu", **options)
+    p = rk.load(out, device="cpu")
+    xs, _ = make_frames(4, 1)
+    inputs = [x.tolist() for x in xs]
+    app = create_app({"frames": p})
+    with LiveServer(app) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        model = client.get("/v1/models").json()["models"][0]
+        found = client.post("/v1/frames/predict", json={"inputs": inputs})
+        wrong = client.post("/v1/frames/predict", json={"inputs": [[[1.0, 2.0]]]})
+        text = client.post("/v1/frames/predict", json={"inputs": ["a b"]})
+    assert model["inputs"] == {"kind": "frames", "features": 3}
+    assert model["labels"] == ["still", "moving"]
+    expected = [p.predict(np.asarray(x))[0] for x in xs]
+    assert found.status_code == 200 and found.json()["outputs"] == expected
+    assert wrong.status_code == 422 and "inputs[0][0] must be a list of 3 numbers" in wrong.text
+    assert text.status_code == 422 and "inputs[0] must be a non-empty list of frames" in text.text
