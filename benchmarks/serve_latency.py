@@ -203,32 +203,48 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def measure_server(
-    run: Path, name: str, flags: list[str], texts: list[str], args: argparse.Namespace
+def measure_servers(
+    run: Path, configs: list[tuple[str, list[str]]], texts: list[str], args: argparse.Namespace
 ) -> list[dict[str, Any]]:
-    rows = []
-    server = Server(run, *flags)
+    """Every configuration at every client count, measured alternately: ``--rounds`` rounds,
+    each giving every (configuration, clients) a share of ``--requests``, so that the load
+    other jobs put on the machine falls on all of them alike."""
+    servers = [Server(run, *flags) for _, flags in configs]
+    found: dict[tuple[int, int], dict[str, Any]] = {}
     try:
-        asyncio.run(load(server.url, texts, 8, args.warmup))
-        for clients in args.clients:
-            before = batch_totals(server.url)
-            latencies, wall = asyncio.run(load(server.url, texts, clients, args.requests))
-            after = batch_totals(server.url)
-            batches, inputs = after[0] - before[0], after[1] - before[1]
-            rows.append(
-                {
-                    "server": name,
-                    "clients": clients,
-                    "requests": len(latencies),
-                    "p50_ms": 1000 * percentile(latencies, 50),
-                    "p99_ms": 1000 * percentile(latencies, 99),
-                    "rps": len(latencies) / wall,
-                    "batch": inputs / batches if batches else float("nan"),
-                }
-            )
-            print(format_row(rows[-1]), flush=True)
+        for server in servers:
+            asyncio.run(load(server.url, texts, 8, args.warmup))
+        share = max(1, args.requests // args.rounds)
+        for _ in range(args.rounds):
+            for clients in args.clients:
+                for k, server in enumerate(servers):
+                    before = batch_totals(server.url)
+                    latencies, wall = asyncio.run(load(server.url, texts, clients, share))
+                    after = batch_totals(server.url)
+                    row = found.setdefault(
+                        (k, clients), {"latencies": [], "rps": [], "batches": 0.0, "inputs": 0.0}
+                    )
+                    row["latencies"] += latencies
+                    row["rps"].append(len(latencies) / wall)
+                    row["batches"] += after[0] - before[0]
+                    row["inputs"] += after[1] - before[1]
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
+    rows = []
+    for (k, clients), row in sorted(found.items()):
+        rows.append(
+            {
+                "server": configs[k][0],
+                "clients": clients,
+                "requests": len(row["latencies"]),
+                "p50_ms": 1000 * percentile(row["latencies"], 50),
+                "p99_ms": 1000 * percentile(row["latencies"], 99),
+                "rps": statistics.median(row["rps"]),
+                "batch": row["inputs"] / row["batches"] if row["batches"] else float("nan"),
+            }
+        )
+        print(format_row(rows[-1]), flush=True)
     return rows
 
 
@@ -273,7 +289,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, help="a classify run to serve (default: train one)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the server")
-    parser.add_argument("--requests", type=int, default=1000, help="requests per measurement")
+    parser.add_argument(
+        "--requests", type=int, default=1200, help="requests per configuration and client count"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--warmup", type=int, default=100, help="requests before measuring")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--predict-runs", type=int, default=5, help="`rnnkit predict` processes")
@@ -282,6 +301,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.dry_run:
         args.requests, args.warmup, args.clients, args.predict_runs = 16, 4, [1, 4], 1
+        args.rounds = 2
     import torch
 
     torch.set_num_threads(args.threads)
@@ -304,16 +324,16 @@ def main() -> None:
             configs.append(("onnx runtime, batched (defaults)", ["--runtime", "onnx"]))
         print(HEADER)
         print("|---|---|---|---|---|---|---|")
-        rows = []
-        for name, flags in configs:
-            rows += measure_server(run, name, [*flags, *common], texts, args)
+        configs = [(name, [*flags, *common]) for name, flags in configs]
+        rows = measure_servers(run, configs, texts, args)
         rows.append(measure_predict_processes(run, texts, args.predict_runs))
         print(format_row(rows[-1]))
     load_after = os.getloadavg()
     base = rows[-1]["p50_ms"]
+    rows.sort(key=lambda r: r["clients"])  # the configurations side by side
     lines = [HEADER, "|---|---|---|---|---|---|---|", *map(format_row, rows), ""]
     lines.append(
-        f"p50 of one `rnnkit predict` process / p50 of the batched server at 1 client: "
+        f"p50 of one `rnnkit predict` process / p50 of the server (defaults) at 1 client: "
         f"{base / rows[0]['p50_ms']:.0f}x"
     )
     if not has_onnx_runtime():
