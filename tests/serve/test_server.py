@@ -165,9 +165,30 @@ def test_a_missing_serve_extra_says_what_to_install(runs, monkeypatch, capsys):
     assert "pip install 'rnnkit[serve]'" in error
 
 
-def test_the_onnx_runtime(runs, capsys):
-    if "runtime" in inspect.signature(rk.load).parameters:
-        pytest.skip("rk.load takes runtime=: the served onnx runtime is tested in test_onnx.py")
-    assert main(["serve", str(runs["classify"]), "--runtime", "onnx", "--dry-run"]) != 0
-    error = capsys.readouterr().err
-    assert "--runtime onnx" in error and "--runtime torch" in error
+def test_the_onnx_runtime_goes_to_rk_load(runs, capsys):
+    """--runtime onnx serves rk.load(run, runtime="onnx"); where this rnnkit has no such
+    runtime, it says so in one line."""
+    if "runtime" not in inspect.signature(rk.load).parameters:
+        assert main(["serve", str(runs["classify"]), "--runtime", "onnx", "--dry-run"]) != 0
+        error = capsys.readouterr().err
+        assert "--runtime onnx" in error and "--runtime torch" in error
+        pytest.skip("rk.load has no runtime= in this rnnkit: the onnx runtime is not served")
+    from rnnkit.serve import create_app
+    from rnnkit.serve.server import load_runs
+    from tests.serve.live import LiveServer
+    from tests.serve.test_app import close
+
+    try:
+        reference = rk.load(runs["classify"], device="cpu", runtime="onnx")
+    except Exception as err:  # e.g. onnxruntime missing: the export tests say more
+        pytest.skip(f"rk.load(run, runtime='onnx') does not load here: {err}")
+    served = load_runs([runs["classify"]], "onnx", "cpu")
+    texts = ["the plot was superb", "a dull film", "great"]
+    with LiveServer(create_app(served)) as live:
+        found = httpx.post(
+            f"{live.url}/v1/classify/predict", json={"inputs": texts, "top_k": 2}, timeout=30
+        )
+    assert found.status_code == 200
+    assert close(found.json()["outputs"], reference.predict(texts, top_k=2))
+    eager = rk.load(runs["classify"], device="cpu").predict(texts, top_k=2)
+    assert close(found.json()["outputs"], eager, tol=1e-4)
