@@ -89,9 +89,10 @@ class ServedRun:
 
     def describe(self) -> dict[str, Any]:
         """What ``GET /v1/models`` says of the run: name, task, inputs, endpoints, limits."""
-        p, data = self.predictor, self.predictor.config.data
+        p = self.predictor
         inputs: dict[str, Any] = {"kind": self.kind}
         if self.kind == "rows":
+            data = p.config.data
             inputs |= {
                 "columns": list(p.pipeline.columns),
                 "targets": list(p.pipeline.columns if data.targets == ["all"] else data.targets),
@@ -108,7 +109,7 @@ class ServedRun:
             "task": self.task,
             "inputs": inputs,
             "endpoints": self.endpoints,
-            "options": {"predict": ["top_k"] if self.top_k else []},
+            "options": {"predict": ["top_k"] if self.top_k or self.kind == "sentence" else []},
             "limits": self.config.limits(),
         }
         labels = getattr(p.pipeline, "labels", None) or getattr(p.pipeline, "tags", None)
