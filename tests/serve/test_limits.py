@@ -226,3 +226,17 @@ def test_an_unexpected_error_in_an_endpoint_is_a_json_500(predictors):
 def test_serve_config_checks_its_values(options, words):
     with pytest.raises((ConfigError, ValueError), match=words):
         ServeConfig(**options)
+
+
+def test_health_says_when_a_worker_has_stopped(predictors):
+    app = create_app({"c": predictors["classify"], "t": predictors["tag"]})
+    with LiveServer(app) as s, httpx.Client(base_url=s.url, timeout=30) as client:
+        assert client.get("/health").status_code == 200
+        app.state.runs["c"].batcher.stop(10)
+        health = client.get("/health")
+        refused = client.post("/v1/c/predict", json={"inputs": ["a film"]})
+        other = client.post("/v1/t/predict", json={"inputs": ["John visited Rome"]})
+    assert health.status_code == 503
+    assert health.json() == {"status": "unavailable", "runs": {"c": "stopped", "t": "ok"}}
+    assert refused.status_code == 503 and "shutting down" in refused.json()["error"]
+    assert other.status_code == 200
