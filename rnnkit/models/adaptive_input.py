@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.models.adaptive_softmax import AdaptiveSoftmax, Projected, check_cutoffs
+from rnnkit.sequences import in_graph
 
 
 class AdaptiveInput(nn.Module):
@@ -60,6 +61,8 @@ class AdaptiveInput(nn.Module):
 
     def forward(self, ids: Tensor) -> Tensor:
         """Embed ``ids`` of any shape; returns ``(*ids.shape, embedding_dim)``."""
+        if in_graph():
+            return self._graph_forward(ids)
         if bool(((ids < 0) | (ids >= self.vocab_size)).any()):
             bad = ids[(ids < 0) | (ids >= self.vocab_size)][0]
             raise IndexError(
@@ -78,6 +81,22 @@ class AdaptiveInput(nn.Module):
                 out = out.index_copy(0, rows, vectors)
             start = stop
         return out.reshape(*ids.shape, self.embedding_dim)
+
+    def _graph_forward(self, ids: Tensor) -> Tensor:
+        """The same vectors with no shape that depends on the ids' values (traced or exported
+        graphs): every cluster embeds every position, and each position keeps its own."""
+        out = None
+        start = 0
+        for i, stop in enumerate(self.cutoffs):
+            inside = ((ids >= start) & (ids < stop)).unsqueeze(-1)
+            local = (ids - start).clamp(0, stop - start - 1)
+            vectors = F.embedding(local, self.embeddings[i].weight)
+            if i > 0:
+                vectors = vectors @ self.projections[i - 1]
+            vectors = vectors * inside.to(vectors.dtype)
+            out = vectors if out is None else out + vectors
+            start = stop
+        return out  # type: ignore[return-value]
 
 
 def adaptive_layers(

@@ -19,9 +19,9 @@ class ServeConfig(Config):
     interface)."""
     port: int = 8000
     """TCP port to listen on (0: any free port, printed at start)."""
-    runtime: Literal["torch", "onnx"] = "torch"
-    """What runs the models: eager PyTorch, or onnxruntime on the exported graphs (the
-    `export` extra)."""
+    runtime: Literal["torch", "onnx", "torchscript"] = "torch"
+    """What runs the models' forward stage: eager PyTorch, or the run's exported graphs on
+    onnxruntime (the `export` extra) or TorchScript, as ``rk.load(run, runtime=...)``."""
     device: str | None = None
     """Where the models run (cpu, cuda, cuda:1; none: CUDA when available, else the CPU)."""
     threads: int = 1

@@ -206,3 +206,14 @@ def test_log_probs_export_through_torch_export():
     x = torch.randn(3, 8)
     exported = torch.export.export(m, (x,))
     torch.testing.assert_close(exported.module()(x), m(x))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.[a-z_]+` is deprecated:DeprecationWarning")
+def test_adaptive_input_in_a_graph_takes_any_ids():
+    """Traced, every cluster embeds every position (no value-dependent shapes): the vectors
+    equal eager's for ids, batch sizes and lengths other than the traced ones."""
+    torch.manual_seed(0)
+    m = AdaptiveInput(40, 8, [5, 15]).eval()
+    traced = torch.jit.trace(m, torch.tensor([[1, 2, 3]]), check_trace=False)
+    ids = torch.tensor([[0, 4, 5, 14, 15, 39], [39, 20, 7, 1, 0, 16]])
+    torch.testing.assert_close(traced(ids), m(ids))

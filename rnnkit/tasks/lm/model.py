@@ -72,7 +72,8 @@ def generate(
     elif not tokens:
         pick = torch.randint(len(vocab.specials), len(vocab), (1,), generator=generator)
         tokens = [vocab.token(int(pick))]
-    device = next(model.parameters()).device
+    weight = next(model.parameters(), None)  # none: a model of exported graphs, on the CPU
+    device = weight.device if weight is not None else torch.device("cpu")
     ids = pipeline.encode(tokens).to(device)
     out = model.generate(ids, max_tokens, temperature, top_k, top_p, greedy, generator)
     return pipeline.detokenize(vocab.decode(out[skip:].tolist()))
