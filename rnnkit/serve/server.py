@@ -7,7 +7,6 @@ On either signal the server stops taking connections, lets open requests and str
 from __future__ import annotations
 
 import copy
-import inspect
 import os
 import signal
 import socket
@@ -40,18 +39,13 @@ def run_names(runs: Sequence[str | os.PathLike]) -> dict[str, Path]:
 def load_runs(
     runs: Sequence[str | os.PathLike], runtime: str = "torch", device: str | None = None
 ) -> dict[str, Predictor]:
-    """``rk.load`` of each run (on ``runtime``), by name."""
+    """``rk.load`` of each run (or export directory) on ``runtime``, by name; ``"torch"``
+    leaves an export directory on its own format."""
     from rnnkit.api import load
 
     named = run_names(runs)
-    if runtime != "torch" and "runtime" not in inspect.signature(load).parameters:
-        raise UsageError(
-            f"--runtime {runtime}: this rnnkit cannot load runs on {runtime} (rk.load has no "
-            "runtime)",
-            "serve with --runtime torch",
-        )
-    extra = {} if runtime == "torch" else {"runtime": runtime}
-    return {name: load(path, device=device, **extra) for name, path in named.items()}
+    chosen = None if runtime == "torch" else runtime
+    return {name: load(path, device=device, runtime=chosen) for name, path in named.items()}
 
 
 def bind(host: str, port: int) -> socket.socket:

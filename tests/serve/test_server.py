@@ -5,7 +5,6 @@ what cannot work with one line."""
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import json
 import os
 import queue
@@ -165,30 +164,26 @@ def test_a_missing_serve_extra_says_what_to_install(runs, monkeypatch, capsys):
     assert "pip install 'rnnkit[serve]'" in error
 
 
-def test_the_onnx_runtime_goes_to_rk_load(runs, capsys):
-    """--runtime onnx serves rk.load(run, runtime="onnx"); where this rnnkit has no such
-    runtime, it says so in one line."""
-    if "runtime" not in inspect.signature(rk.load).parameters:
-        assert main(["serve", str(runs["classify"]), "--runtime", "onnx", "--dry-run"]) != 0
-        error = capsys.readouterr().err
-        assert "--runtime onnx" in error and "--runtime torch" in error
-        pytest.skip("rk.load has no runtime= in this rnnkit: the onnx runtime is not served")
+@pytest.mark.parametrize("runtime", ["onnx", "torchscript"])
+def test_the_runtime_goes_to_rk_load(runtime, runs):
+    """--runtime serves rk.load(run, runtime=...): the same records as that Predictor, equal
+    to eager PyTorch's within 1e-4; generation steps merge on it as on torch."""
     from rnnkit.serve import create_app
     from rnnkit.serve.server import load_runs
     from tests.serve.live import LiveServer
     from tests.serve.test_app import close
 
-    try:
-        reference = rk.load(runs["classify"], device="cpu", runtime="onnx")
-    except Exception as err:  # e.g. onnxruntime missing: the export tests say more
-        pytest.skip(f"rk.load(run, runtime='onnx') does not load here: {err}")
-    served = load_runs([runs["classify"]], "onnx", "cpu")
+    pytest.importorskip("onnxruntime" if runtime == "onnx" else "torch")
+    served = load_runs([runs["classify"], runs["lm"]], runtime, "cpu")
     texts = ["the plot was superb", "a dull film", "great"]
-    with LiveServer(create_app(served)) as live:
-        found = httpx.post(
-            f"{live.url}/v1/classify/predict", json={"inputs": texts, "top_k": 2}, timeout=30
-        )
+    app = create_app(served)
+    assert app.state.runs["lm"].generation.mergeable
+    with LiveServer(app) as live, httpx.Client(base_url=live.url, timeout=60) as client:
+        found = client.post("/v1/classify/predict", json={"inputs": texts, "top_k": 2})
+        body = {"prompt": "the cat", "max_tokens": 6, "seed": 4, "stream": True}
+        streamed = parse_sse(client.post("/v1/lm/generate", json=body).text)[-1][1]["text"]
     assert found.status_code == 200
-    assert close(found.json()["outputs"], reference.predict(texts, top_k=2))
+    assert close(found.json()["outputs"], served["classify"].predict(texts, top_k=2))
     eager = rk.load(runs["classify"], device="cpu").predict(texts, top_k=2)
     assert close(found.json()["outputs"], eager, tol=1e-4)
+    assert streamed == served["lm"].generate("the cat", max_tokens=6, seed=4)
