@@ -7,7 +7,7 @@ VENV  ?= .venv
 TORCH ?= torch==2.13.0
 PY    := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench gpu-check
+.PHONY: setup demo test lint bench gpu-check browser
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
@@ -19,8 +19,21 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: setup
 	$(VENV)/bin/rnnkit demo
 
-test: setup
+test: setup browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Headless Chromium for the page test of `rnnkit serve` (tests/serve/test_page.py): Debian's
+# chromium package, installed when it is missing and make runs as root with apt-get; otherwise
+# this does nothing and that test skips, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make browser: installing Debian's chromium package"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	        >/dev/null; } || echo "make browser: chromium could not be installed; the page test will skip"; \
+	  else \
+	    echo "make browser: chromium not found and not root; the page test will skip"; \
+	  fi; }
 
 lint: setup
 	$(VENV)/bin/ruff check rnnkit tests benchmarks

@@ -192,6 +192,13 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from rnnkit.options import config_from_args
+    from rnnkit.serve import ServeConfig, serve
+
+    return serve(args.run_dirs, config_from_args(ServeConfig, args), dry_run=args.dry_run)
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -529,6 +536,28 @@ def _add_cache(sub: argparse._SubParsersAction) -> None:
     _command(p, _cache)
 
 
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    from rnnkit.options import add_arguments
+    from rnnkit.serve.config import ServeConfig
+
+    p = sub.add_parser(
+        "serve",
+        help="serve trained runs over HTTP: a JSON API with micro-batching, and a page to try them",
+        description="Serve each RUN_DIR under its base name: POST /v1/NAME/predict (and "
+        "/generate, /translate), GET /v1/models, /health, /metrics, and a page at /. Needs the "
+        "serve extra: pip install 'rnnkit[serve]'.",
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="trained run directories")
+    add_arguments(p, ServeConfig)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="load the runs, print what would be served, and exit without listening",
+    )
+    _add_import(p)
+    _command(p, _serve)
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnkit",
@@ -547,6 +576,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_export(sub)
     _add_bench(sub)
     _add_cache(sub)
+    _add_serve(sub)
     return parser
 
 
