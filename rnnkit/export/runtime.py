@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ RUNTIMES: tuple[str, ...] = ("torch", "onnx", "torchscript")
 """Where a Predictor's forward stage runs: the eager model, onnxruntime, or TorchScript."""
 
 
-class GraphRunner:
+class GraphRunner(ABC):
     """A graph file ready to run.
 
     Args:
@@ -73,8 +74,9 @@ class GraphRunner:
             )
         return tensor.contiguous()
 
+    @abstractmethod
     def _run(self, inputs: list[Tensor]) -> list[Tensor]:
-        raise NotImplementedError
+        """The graph on checked inputs, in the order of :attr:`inputs`; its outputs in order."""
 
 
 class OnnxRunner(GraphRunner):

@@ -17,6 +17,7 @@ unpickled or copied.
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ def rebuild(build: Callable[[], dict[str, Cell]]) -> dict[str, Cell]:
         return build()
 
 
-class HoldsCells(nn.Module):
+class HoldsCells(nn.Module, metaclass=ABCMeta):
     """A module whose cells' tensors it holds (see the module docstring).
 
     Subclasses build their cells in ``_build_cells`` and create ``self._slots``; pickling,
@@ -131,8 +132,9 @@ class HoldsCells(nn.Module):
 
     __jit_ignored_attributes__ = ["_slots"]
 
+    @abstractmethod
     def _build_cells(self) -> dict[str, Cell]:
-        raise NotImplementedError
+        """The cells by slot name (templates: their tensors are held by this module)."""
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

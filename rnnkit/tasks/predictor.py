@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["Predictor", "check_split"]
 
 
-class Predictor:
+class Predictor(ABC):
     """A trained model with its pipeline, ready for inputs.
 
     Built by :func:`rnnkit.load` (or ``Task.load``), not directly.
@@ -75,18 +76,18 @@ class Predictor:
 
     # ------------------------------------------------------------ the stages
 
+    @abstractmethod
     def preprocess(self, inputs: Sequence[Any]) -> dict[str, Any]:
         """Raw inputs -> a batch of tensors (on the CPU)."""
-        raise NotImplementedError
 
-    @torch.no_grad()
+    @abstractmethod
     def forward(self, batch: dict[str, Any]) -> Any:
-        """The model on one batch (moved to the model's device); returns tensors."""
-        raise NotImplementedError
+        """The model on one batch (moved to the model's device), without gradients (decorate
+        it with ``@torch.no_grad()``); returns tensors."""
 
+    @abstractmethod
     def postprocess(self, inputs: Sequence[Any], batch: dict[str, Any], outputs: Any) -> list[dict]:
         """Tensors -> one record per input."""
-        raise NotImplementedError
 
     def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
         """A batch with its tensors on the model's device (``lengths`` stays on the CPU)."""
@@ -141,8 +142,12 @@ class Predictor:
         """Loss and metrics on a split of the run's data (default: test) or on a file.
 
         The result is also appended to the run's metrics.jsonl as ``{"split": ..., ...}``.
+        A task without evaluation (one of the user's that does not define it) says so.
         """
-        raise NotImplementedError
+        raise TaskError(
+            f"the {self.task.name!r} task does not define evaluate",
+            "predict with it, or give its Predictor an evaluate method",
+        )
 
     def reading_split(self, split: str) -> contextlib.AbstractContextManager:
         """A block that reads a split of the run's own data: the files its config.json names

@@ -115,3 +115,19 @@ def test_a_task_of_ones_own_goes_through_every_door(tmp_path, capsys):
     assert main(["predict", str(run.path), "x"]) == 0
     assert '{"input": "x", "mean": 3.0}' in capsys.readouterr().out
     assert main(["train", "mean_of_values", "--out", str(tmp_path / "cli"), "--dry-run"]) == 0
+    # a Predictor without evaluate: one line that says so, exit code 1
+    assert main(["evaluate", str(run.path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "rnnkit evaluate: error: the 'mean_of_values' task does not define evaluate; predict "
+        "with it, or give its Predictor an evaluate method"
+    )
+
+
+def test_a_predictor_must_define_its_three_stages():
+    class Half(Predictor):
+        def preprocess(self, inputs):
+            return {}
+
+    with pytest.raises(TypeError, match="abstract methods? .*forward"):
+        Half(get_task("mean_of_values"), None, None, None, nn.Identity())

@@ -140,9 +140,20 @@ class TranslatePredictor(Predictor):
                 "--show-attention: this run's model has no attention (--attention none)"
             )
         found = self.decode(texts, size, n_best)
+        return self.postprocess(texts, None, found, n_best=n_best, show_attention=show_attention)
+
+    def postprocess(
+        self,
+        inputs: Sequence[str],
+        batch: dict[str, Any] | None,
+        outputs: list[list[Hypothesis]],
+        n_best: int = 1,
+        show_attention: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The records of :meth:`translate` from each sentence's hypotheses, best first."""
         tgt = self.pipeline.tgt
         records = []
-        for i, (text, hyps) in enumerate(zip(texts, found, strict=True)):
+        for i, (text, hyps) in enumerate(zip(inputs, outputs, strict=True)):
             best = hyps[0]
             words = tgt.decode(best.tokens)
             record: dict[str, Any] = {
@@ -165,7 +176,7 @@ class TranslatePredictor(Predictor):
                 record["unknown"] = unknown
             if show_attention is not None and best.attention is not None:
                 target = Path(show_attention)
-                if len(texts) > 1:
+                if len(inputs) > 1:
                     target = target.with_name(f"{target.stem}-{i + 1}{target.suffix or '.png'}")
                 plot_attention(best.attention, source_tokens, words, target)
                 record["attention_plot"] = str(target)
