@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rnnkit.data.files import DataError, Errors, PathLike, where
 from rnnkit.data.record_index import Records, Scan, decode_line, iter_lines, open_records
-from rnnkit.data.table import Column, Format, guess_format
+from rnnkit.data.table import Column, Format, column_index, guess_format
 from rnnkit.data.tokenizers import get_tokenizer
 from rnnkit.errors import OptionHint
 
@@ -153,7 +153,7 @@ def _csv_rows(f, path, fmt, cols, header, errors, resolved) -> Iterator:
         if width is None:
             width = len(row)
             names = [name.strip() for name in row] if header else None
-            index = [_column_index(c, names, path) for c in cols]
+            index = [column_index(c, names, path) for c in cols]
             for i in index:
                 if not -width <= i < width:
                     raise DataError(
@@ -170,18 +170,6 @@ def _csv_rows(f, path, fmt, cols, header, errors, resolved) -> Iterator:
         yield line, start, state["next"], _select(row, index)
     if width is None:
         raise DataError(f"{path}: the file holds no rows")
-
-
-def _column_index(col: Column, header: list[str] | None, path: PathLike) -> int:
-    if isinstance(col, int):
-        return col
-    if header is None:
-        raise ValueError(
-            f"{path}: column {col!r} is named, but the file has no header; use an index"
-        )
-    if col not in header:
-        raise DataError(f"{path}: no column {col!r}; columns found: {', '.join(map(repr, header))}")
-    return header.index(col)
 
 
 def _jsonl_rows(f, path, cols, errors) -> Iterator:

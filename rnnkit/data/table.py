@@ -92,7 +92,8 @@ def _allow_fields_of(size: int) -> None:
         csv.field_size_limit(wanted)
 
 
-def _column_index(col: Column, header: list[str] | None, path: PathLike) -> int:
+def column_index(col: Column, header: list[str] | None, path: PathLike) -> int:
+    """Position of a column given by index or by header name (errors name the file)."""
     if isinstance(col, int):
         return col
     if header is None:
@@ -113,7 +114,7 @@ def _rows_csv(
     if first is None:
         raise DataError(f"{path}: the file holds no rows")
     names = [name.strip() for name in first[1]] if header else None
-    index = [_column_index(c, names, path) for c in cols]
+    index = [column_index(c, names, path) for c in cols]
     # every row must have as many fields as the first: a stray comma or tab in unquoted text
     # would shift the columns and pair a text with the wrong label
     width = len(first[1])
