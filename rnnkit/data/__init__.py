@@ -28,7 +28,7 @@ from rnnkit.data.encoding import (
 from rnnkit.data.files import DataError
 from rnnkit.data.frames import read_frames
 from rnnkit.data.human_numbers import human_numbers, number_to_words
-from rnnkit.data.imdb import imdb
+from rnnkit.data.imdb import imdb, imdb_unlabelled
 from rnnkit.data.labels import LabelMap
 from rnnkit.data.lm_stream import LMStream
 from rnnkit.data.parallel import multi30k, read_parallel, read_parallel_tsv
@@ -72,6 +72,7 @@ __all__ = [
     "get_tokenizer",
     "human_numbers",
     "imdb",
+    "imdb_unlabelled",
     "jay_chou_lyrics",
     "load_vectors",
     "multi30k",

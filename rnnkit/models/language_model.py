@@ -1,8 +1,10 @@
-"""A recurrent language model: embedding -> Recurrent -> dropout -> linear over the vocabulary.
+"""A recurrent language model: embedding -> recurrent encoder -> dropout -> linear over the
+vocabulary.
 
 Optional AWD-LSTM regularisation (Merity, Keskar & Socher, ICLR 2018): embedding dropout,
-locked dropout on the embeddings and on the outputs, DropConnect on the recurrent weights, and
-weight tying (Press & Wolf, 2017; Inan et al., 2017).
+locked dropout on the embeddings and on the outputs, DropConnect on the recurrent weights, a
+stacked encoder whose last layer is as wide as the embedding with locked dropout between the
+layers (``encoder="stacked"``), and weight tying (Press & Wolf, 2017; Inan et al., 2017).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from torch import Tensor, nn
 from rnnkit.cells import available_cells
 from rnnkit.config import Config, check_choice, check_positive, check_probability
 from rnnkit.decoding import next_token
-from rnnkit.layers import BACKENDS, Recurrent
-from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout, WeightDrop
+from rnnkit.layers import BACKENDS
+from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout
 from rnnkit.models.cell_options import CellOptions, check_cell_options
+from rnnkit.models.encoders import EncoderKind, build_encoder, check_encoder, output_features
 from rnnkit.models.inputs import OneHot
 from rnnkit.models.norm import FlatBatchNorm
 from rnnkit.models.plain import plain_config, size_of
@@ -36,6 +39,12 @@ class LanguageModelConfig(Config):
     """Features of the recurrent state."""
     num_layers: int = 2
     """Stacked recurrent layers."""
+    encoder: EncoderKind = "recurrent"
+    """recurrent: one Recurrent of equal layers (torch.nn's kernels); stacked: one layer after
+    another, the top one output_size wide, locked dropout between them (AWD-LSTM)."""
+    output_size: int | None = None
+    """Stacked encoder: hidden size of the top layer (AWD-LSTM: the embedding size, so the
+    decoder ties without a projection); None: hidden_size."""
     cell_options: CellOptions = field(
         default_factory=dict, metadata={"aliases": ("--cell-option",)}
     )
@@ -45,7 +54,8 @@ class LanguageModelConfig(Config):
     dropout: float = 0.0
     """Dropout between recurrent layers and on the outputs before the decoder."""
     rnn_dropout: float | None = None
-    """Dropout between recurrent layers only, if different from dropout (None: dropout)."""
+    """Dropout between recurrent layers only, if different from dropout (None: dropout); locked
+    for a stacked encoder (AWD-LSTM's hidden dropout)."""
     output_norm: Literal["none", "batch"] = "none"
     """Normalise the recurrent outputs before the decoder: batch = BatchNorm over every step."""
     input_dropout: float = 0.0
@@ -72,6 +82,7 @@ class LanguageModelConfig(Config):
         if self.rnn_dropout is not None:
             check_probability(self, "rnn_dropout")
         check_cell_options(self.cell, self.cell_options)
+        check_encoder(self.encoder, self.hidden_size, self.output_size, "LanguageModelConfig")
         if self.one_hot and (self.tie_weights or self.embed_dropout):
             raise ValueError("one_hot inputs have no embedding table to tie or drop from")
 
@@ -79,6 +90,11 @@ class LanguageModelConfig(Config):
     def input_size(self) -> int | None:
         """Features of each input step (None: one per vocabulary entry, with one_hot)."""
         return None if self.one_hot else self.embedding_size
+
+    @property
+    def features_size(self) -> int:
+        """Features of each encoder output step (what the decoder reads)."""
+        return output_features(self.encoder, self.hidden_size, self.output_size)
 
 
 class LanguageModel(nn.Module):
@@ -135,53 +151,59 @@ class LanguageModel(nn.Module):
         else:
             embedding = nn.Embedding(vocab_size, config.embedding_size)
         between = config.dropout if config.rnn_dropout is None else config.rnn_dropout
-        encoder: nn.Module = Recurrent(
+        encoder = build_encoder(
+            config.encoder,
             config.cell,
             config.input_size or vocab_size,
             config.hidden_size,
             config.num_layers,
-            dropout=between if config.num_layers > 1 else 0.0,
-            backend=config.backend,  # type: ignore[arg-type]
+            output_size=config.output_size,
+            dropout=between,
+            weight_dropout=config.weight_dropout,
+            backend=config.backend,
             deterministic=config.deterministic,
-            **config.cell_options,
+            cell_options=config.cell_options,
         )
-        linear = nn.Linear(
-            config.embedding_size if config.tie_weights else config.hidden_size, vocab_size
-        )
+        features = config.features_size
+        linear = nn.Linear(config.embedding_size if config.tie_weights else features, vocab_size)
         decoder: nn.Module = linear
         if config.tie_weights:
             linear.weight = embedding.weight
-            if config.hidden_size != config.embedding_size:
-                decoder = nn.Sequential(
-                    nn.Linear(config.hidden_size, config.embedding_size), linear
-                )
+            if features != config.embedding_size:
+                decoder = nn.Sequential(nn.Linear(features, config.embedding_size), linear)
         if config.init_range is not None:
             for p in [*embedding.parameters(), *encoder.parameters(), *decoder.parameters()]:
                 nn.init.uniform_(p, -config.init_range, config.init_range)
         if config.output_norm == "batch":  # after init_range: BatchNorm keeps its own init
-            decoder = nn.Sequential(FlatBatchNorm(config.hidden_size), decoder)
+            decoder = nn.Sequential(FlatBatchNorm(features), decoder)
         if config.embed_dropout:
             embedding = EmbeddingDropout(embedding, config.embed_dropout)  # type: ignore[arg-type]
-        if config.weight_dropout:
-            encoder = WeightDrop(encoder, config.weight_dropout)
         return cls(embedding, encoder, decoder, config.input_dropout, config.dropout)
 
     def forward(
-        self, ids: Tensor, state: object | None = None, lengths: Tensor | None = None
-    ) -> tuple[Tensor, object]:
+        self,
+        ids: Tensor,
+        state: object | None = None,
+        lengths: Tensor | None = None,
+        outputs: bool = False,
+    ) -> tuple[Any, ...]:
         """Logits for the next token at every step.
 
         Args:
             ids: ``(B, T)`` token ids.
             state: the encoder state to start from (e.g. carried from the previous batch).
             lengths: ``(B,)`` true lengths, or None.
+            outputs: also return the encoder outputs ``(raw, dropped)``, each ``(B, T, H)``,
+                before and after the output dropout (for AR/TAR regularisation).
 
         Returns:
-            ``logits`` ``(B, T, V)`` and the final encoder state.
+            ``logits`` ``(B, T, V)`` and the final encoder state (and ``(raw, dropped)``).
         """
         x = self.input_dropout(self.embedding(ids))
-        out, state = self.encoder(x, lengths=lengths, state=state)
-        return self.decoder(self.output_dropout(out)), state
+        raw, state = self.encoder(x, lengths=lengths, state=state)
+        dropped = self.output_dropout(raw)
+        logits = self.decoder(dropped)
+        return (logits, state, (raw, dropped)) if outputs else (logits, state)
 
     @torch.no_grad()
     def generate(

@@ -114,6 +114,11 @@ class Task(ABC):
         """Callbacks of a training run (the loggers of ``--log``, and any of the task's own)."""
         return make_loggers(config.log, run)
 
+    def param_groups(self, config: Any, model: nn.Module) -> list[dict[str, Any]] | None:
+        """Optimizer parameter groups with their own options (e.g. discriminative learning
+        rates); None: one group of every trainable parameter at the configured LR."""
+        return None
+
     def stateful(self, config: Any) -> bool | None:
         """Carry the recurrent state across batches (None: ask the training data)."""
         return None
@@ -195,6 +200,7 @@ class Task(ABC):
                 find_lr=find_lr,
                 stateful=self.stateful(config),
                 unit=self.unit,
+                param_groups=self.param_groups(config, model),
             )
         if not (dry_run or find_lr):
             self.finish(config, run, model, trainer)

@@ -49,6 +49,7 @@ def fit(
     find_lr: bool = False,
     stateful: bool | None = None,
     unit: str = "tokens",
+    param_groups: list[dict[str, Any]] | None = None,
 ) -> Trainer:
     """Build the trainer a config names and run it (or its LR finder).
 
@@ -62,6 +63,7 @@ def fit(
         find_lr: run the LR range test instead of training, print and plot it.
         stateful: carry recurrent state across batches (None: ask the data).
         unit: what the objective counts (``<unit>_per_s`` in the epoch records).
+        param_groups: optimizer parameter groups (e.g. discriminative LRs); None: one group.
 
     Returns:
         The trainer (``trainer.history`` holds the epochs).
@@ -80,6 +82,7 @@ def fit(
         stateful=stateful,
         progress=not dry_run,
         unit=unit,
+        param_groups=param_groups,
     )
     if find_lr:
         result = trainer.find_lr(train_data)

@@ -29,6 +29,7 @@ from rnnkit.data import (
     load_vectors,
     read_ag_news_csv,
 )
+from rnnkit.data.subword import SubwordTokenizer
 from rnnkit.data.texts import LabelledTexts, carve_split, read_labelled_table
 from rnnkit.runs import Run, TaskError
 from rnnkit.tasks.classify.config import ClassifyDataConfig
@@ -109,20 +110,39 @@ def eval_texts(data: ClassifyDataConfig, split: str, data_file: str | None) -> L
     return texts[split]
 
 
+SUBWORDS = ("bpe", "unigram")
+SUBWORD_NAME = "subword"
+"""The run directory's subword tokenizer: ``vocab_subword.json``."""
+
+
 @dataclass
 class ClassifyPipeline:
-    """Texts <-> ids and labels <-> class ids: the run's vocabulary, label map and tokenizer."""
+    """Texts <-> ids and labels <-> class ids: the run's vocabulary, label map and tokenizer
+    (a subword one, learnt from the training texts, for bpe/unigram), and the reading
+    direction."""
 
     vocab: Vocab
     labels: LabelMap
     data: ClassifyDataConfig
     vectors: PretrainedVectors | None = None
     """Pretrained vectors to start the embeddings from (training only: the weights keep them)."""
+    subword: SubwordTokenizer | None = None
+    """The run's trained bpe/unigram tokenizer (None for the other tokenizers)."""
+    pretrained: Any = None
+    """Training only: the language model (a ``PretrainedLM``) whose encoder starts the model."""
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of a whole text, in text order."""
+        if self.subword is not None:
+            return self.subword.tokenize(" ".join(text.split("\n")))
+        return get_tokenizer(self.data.tokenizer)(text)
 
     def tokens(self, text: str | Sequence[str]) -> list[str]:
-        """The tokens the model reads of a text (or of a token list), cut to max_len."""
-        tokens = get_tokenizer(self.data.tokenizer)(text) if isinstance(text, str) else text
-        return list(tokens)[: self.data.max_len]
+        """The tokens the model reads of a text (or of a token list): the first max_len, in
+        reading order (reversed for a backward model)."""
+        tokens = self.tokenize(text) if isinstance(text, str) else text
+        tokens = list(tokens)[: self.data.max_len]
+        return tokens[::-1] if self.data.backward else tokens
 
     def ids(self, text: str | Sequence[str]) -> Tensor:
         return torch.tensor(self.vocab.encode(self.tokens(text)), dtype=torch.int64)
@@ -131,11 +151,9 @@ class ClassifyPipeline:
         """Token ids and label ids of a split; unknown labels and empty texts name their line."""
         data = self.data
         try:
-            return encode_classification(
-                texts.examples, data.tokenizer, self.vocab, self.labels, data.max_len
-            )
+            return encode_classification(texts.examples, self.tokens, self.vocab, self.labels)
         except ValueError as err:
-            tokenize = get_tokenizer(data.tokenizer)
+            tokenize = self.tokenize
             for i, (text, label) in enumerate(texts.examples):
                 if label not in self.labels:
                     known = ", ".join(map(repr, self.labels.labels[:20]))
@@ -153,19 +171,37 @@ class ClassifyPipeline:
     def save(self, run: RunDir) -> None:
         run.save_vocab(self.vocab)
         run.save_vocab(self.labels, name="labels")
+        if self.subword is not None:
+            run.save_vocab(self.subword, name=SUBWORD_NAME)
 
     @classmethod
     def load(cls, run: Run, data: ClassifyDataConfig) -> ClassifyPipeline:
         d = run.dir
         vocab = Vocab.from_dict(d.load_vocab(), source=str(d.vocab_path()))
         labels = LabelMap.from_dict(d.load_vocab("labels"), source=str(d.vocab_path("labels")))
-        return cls(vocab, labels, data)
+        subword = None
+        if data.tokenizer in SUBWORDS:
+            path = str(d.vocab_path(SUBWORD_NAME))
+            subword = SubwordTokenizer.from_dict(d.load_vocab(SUBWORD_NAME), source=path)
+        return cls(vocab, labels, data, subword=subword)
 
 
-def build_pipeline(data: ClassifyDataConfig, train: LabelledTexts) -> ClassifyPipeline:
-    """Vocabulary and label map of the training examples (and the --vectors of its words)."""
-    tokenize = get_tokenizer(data.tokenizer)
-    vocab = Vocab.build((tokenize(t) for t, _ in train.examples), data.min_freq, data.max_vocab)
+def build_pipeline(
+    data: ClassifyDataConfig, train: LabelledTexts, pretrained: Any = None
+) -> ClassifyPipeline:
+    """Vocabulary and label map of the training examples (and the --vectors of its words); a
+    subword tokenizer learnt from the training texts for bpe/unigram; with ``pretrained`` (a
+    language model), its vocabulary and tokenizer."""
+    subword = None
+    if pretrained is not None:
+        vocab, subword = pretrained.pipeline.vocab, pretrained.pipeline.subword
+    elif data.tokenizer in SUBWORDS:
+        texts = [" ".join(t.split("\n")) for t, _ in train.examples]
+        subword = SubwordTokenizer.train(texts, data.tokenizer, data.vocab_size)
+        vocab = Vocab.build([*(subword.tokenize(t) for t in texts), subword.pieces()])
+    else:
+        tokenize = get_tokenizer(data.tokenizer)
+        vocab = Vocab.build((tokenize(t) for t, _ in train.examples), data.min_freq, data.max_vocab)
     labels = LabelMap.from_labels(label for _, label in train.examples)
     if len(labels) < 2:
         raise TaskError(
@@ -173,7 +209,7 @@ def build_pipeline(data: ClassifyDataConfig, train: LabelledTexts) -> ClassifyPi
             "a classifier needs at least 2 labels"
         )
     vectors = load_vectors(data.vectors, vocab, seed=data.split_seed) if data.vectors else None
-    return ClassifyPipeline(vocab, labels, data, vectors)
+    return ClassifyPipeline(vocab, labels, data, vectors, subword, pretrained)
 
 
 def train_batches(ds: SequenceDataset, data: ClassifyDataConfig, seed: int) -> Any:

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.models import LanguageModel
+from rnnkit.models.transfer import copy_language_model
 from rnnkit.tasks.lm.config import LMConfig
 from rnnkit.tasks.lm.data import LMPipeline
 from rnnkit.train import Accuracy, Callback, Perplexity, StepOutput, Trainer
@@ -18,7 +19,13 @@ from rnnkit.train.checkpoint import unwrap_model
 
 
 def build_model(config: LMConfig, pipeline: LMPipeline) -> LanguageModel:
-    return LanguageModel.from_config(config.model, len(pipeline.vocab))
+    """The run's model; when it starts from a language model (``--init-from``, training only),
+    with that model's weights, the rows of new vocabulary entries at the mean of the old ones."""
+    model = LanguageModel.from_config(config.model, len(pipeline.vocab))
+    if pipeline.pretrained is not None:
+        old = pipeline.pretrained
+        copy_language_model(old.model, model, len(old.pipeline.vocab))
+    return model
 
 
 def every_step(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOutput:
@@ -26,6 +33,34 @@ def every_step(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOu
     logits, state = model(batch["x"], state=state)  # (B, T, V)
     loss = F.cross_entropy(logits.flatten(0, 1), batch["y"].flatten())
     return StepOutput(loss, batch["y"].numel(), logits, batch["y"], state)
+
+
+class RegularisedSteps:
+    """Next-token cross-entropy at every step plus AWD-LSTM's activation regularisers in
+    training (Merity, Keskar & Socher, ICLR 2018, section 4.6)::
+
+        loss = CE + ar * mean(dropped ** 2) + tar * mean((raw[:, t] - raw[:, t-1]) ** 2)
+
+    where ``raw`` are the last layer's outputs and ``dropped`` the same after the output
+    dropout. Evaluation reports the cross-entropy alone.
+
+    Args:
+        ar: weight of the activation regulariser (AR, AWD-LSTM: 2).
+        tar: weight of the temporal activation regulariser (TAR, AWD-LSTM: 1).
+    """
+
+    def __init__(self, ar: float, tar: float) -> None:
+        self.ar, self.tar = ar, tar
+
+    def __call__(self, model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOutput:
+        logits, state, (raw, dropped) = model(batch["x"], state=state, outputs=True)
+        loss = F.cross_entropy(logits.flatten(0, 1), batch["y"].flatten())
+        if model.training:
+            if self.ar:
+                loss = loss + self.ar * dropped.pow(2).mean()
+            if self.tar and raw.shape[1] > 1:
+                loss = loss + self.tar * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+        return StepOutput(loss, batch["y"].numel(), logits, batch["y"], state)
 
 
 def last_step(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOutput:
@@ -36,7 +71,9 @@ def last_step(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOut
 
 
 def objective(config: LMConfig) -> Any:
-    return last_step if config.objective == "last" else every_step
+    if config.objective == "last":
+        return last_step
+    return RegularisedSteps(config.ar, config.tar) if config.ar or config.tar else every_step
 
 
 def metrics() -> list:
@@ -73,9 +110,10 @@ def generate(
         pick = torch.randint(len(vocab.specials), len(vocab), (1,), generator=generator)
         tokens = [vocab.token(int(pick))]
     device = next(model.parameters()).device
-    ids = pipeline.encode(tokens).to(device)
+    ids = pipeline.encode(pipeline.reading_order(tokens)).to(device)  # a backward model: reversed
     out = model.generate(ids, max_tokens, temperature, top_k, top_p, greedy, generator)
-    return pipeline.detokenize(vocab.decode(out[skip:].tolist()))
+    # a backward model wrote what comes before the prompt: turn it back to text order
+    return pipeline.detokenize(pipeline.reading_order(vocab.decode(out[skip:].tolist())))
 
 
 class SampleCallback(Callback):

@@ -32,7 +32,7 @@ class LMPredictor(Predictor):
             tokens = self.pipeline.tokenize(text) if isinstance(text, str) else list(text)
             if not tokens:
                 raise TaskError(f"input {i + 1}: predict needs a non-empty text to continue")
-            ids.append(self.pipeline.encode(tokens))
+            ids.append(self.pipeline.encode(self.pipeline.reading_order(tokens)))
         x, lengths = pad(ids)
         return {"x": x, "lengths": lengths}
 
@@ -55,7 +55,7 @@ class LMPredictor(Predictor):
             {
                 "text": text if isinstance(text, str) else " ".join(text),
                 "next": [
-                    {"token": vocab.token(int(j)), "p": round(float(q), 4)}
+                    {"token": self.pipeline.display(vocab.token(int(j))), "p": round(float(q), 4)}
                     for q, j in zip(pr, ir, strict=True)
                 ],
             }
@@ -65,7 +65,8 @@ class LMPredictor(Predictor):
     def predict(
         self, inputs: Sequence[str | Sequence[str]], top_k: int | None = None, **options: Any
     ) -> list[dict[str, Any]]:
-        """The ``top_k`` (default 5) most likely next tokens after each text, with probabilities.
+        """The ``top_k`` (default 5) most likely next tokens after each text, with probabilities
+        (for a backward model: the most likely tokens before each text).
 
         Returns:
             ``{"text": ..., "next": [{"token": ..., "p": ...}, ...]}`` per input.
@@ -125,11 +126,12 @@ class LMPredictor(Predictor):
         """Loss, perplexity and next-token accuracy on a split (default: test) or a text file."""
         data = None if data is None else os.fspath(data)
         config = self.config
+        subword = self.pipeline.subword
         if data is not None:
-            tokens = read_tokens(data, config.data)
+            tokens = read_tokens(data, config.data, subword)
         else:
             split = split or "test"
-            corpus = load_corpus(config.data)
+            corpus = load_corpus(config.data, subword)
             if split not in corpus:
                 have = ", ".join(corpus)
                 raise TaskError(f"this run's data has no {split!r} split (it has {have})")
