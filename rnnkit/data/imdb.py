@@ -218,13 +218,9 @@ def imdb_unlabelled(
         ``(texts, unsup)``: the texts (training reviews, negative then positive by id, then
         the unlabelled ones by id) and the number of unlabelled reviews among them.
     """
-    if (
-        data_dir is not None
-        and Path(data_dir).is_file()
-        or data_dir is not None
-        and (Path(data_dir) / "train").is_dir()
-    ):
-        source = Path(data_dir)
+    given = Path(data_dir) if data_dir is not None else None
+    if given is not None and (given.is_file() or (given / "train").is_dir()):
+        source = given
     else:
         folder = resolve_data_dir(FOLDER, data_dir, ("aclImdb", *ARCHIVES, CSV_NAME))
         if (folder / "aclImdb").is_dir():

@@ -2,8 +2,8 @@
 decay per epoch, and slanted triangular (ULMFiT).
 
 ``build_scheduler`` maps ``TrainerConfig.scheduler`` (a Literal name) to a torch scheduler.
-Per-step schedules ("onecycle", "cosine", "linear", "step", "stlr") are stepped after every optimizer
-step; "plateau" is stepped at each epoch end with the monitored metric (see
+Per-step schedules ("onecycle", "cosine", "linear", "step", "stlr") are stepped after every
+optimizer step; "plateau" is stepped at each epoch end with the monitored metric (see
 :func:`scheduler_interval`). "step" changes the LR only at epoch boundaries: it counts epochs as
 ``steps_per_epoch`` optimizer steps each, so it needs no metric and resumes exactly mid-epoch.
 """
@@ -115,10 +115,8 @@ def slanted_triangular(
     cut = max(1, math.floor(total_steps * cut_frac))
 
     def factor(step: int) -> float:
-        if step < cut:
-            p = step / cut
-        else:
-            p = max(0.0, 1 - (step - cut) / (cut * (1 / cut_frac - 1)))
+        falling = max(0.0, 1 - (step - cut) / (cut * (1 / cut_frac - 1)))
+        p = step / cut if step < cut else falling
         return (1 + p * (ratio - 1)) / ratio
 
     return LambdaLR(optimizer, factor)
