@@ -77,13 +77,19 @@ def open_language_model(path: str) -> PretrainedLM:
     """
     from rnnkit.tasks import get_task
 
-    run = Run(path)
+    try:
+        run = Run(path)
+    except TaskError as err:
+        raise TaskError(f"--init-from: {err}") from None
     if run.task != "lm":
         raise TaskError(
             f"--init-from {path} is a {run.task!r} run; give a language-model run "
             "(rnnkit train lm ...)"
         )
-    run.check_trained()
+    try:
+        run.check_trained()
+    except TaskError as err:
+        raise TaskError(f"--init-from: {err}") from None
     run.import_code()  # a user cell the language model names
     task = get_task("lm")
     config = run.config
