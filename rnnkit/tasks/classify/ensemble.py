@@ -74,13 +74,13 @@ class ClassifyEnsemble:
         return self.members[0].read_inputs(texts, input_file)
 
     @torch.no_grad()
-    def probabilities(self, texts: Sequence[str | Sequence[str]]) -> Tensor:
-        """``(N, C)`` class probabilities averaged over the members (the first's label order).
+    def member_probabilities(self, texts: Sequence[str | Sequence[str]]) -> list[Tensor]:
+        """Each member's ``(N, C)`` class probabilities, in the first member's label order.
 
         Raises:
             TaskError: a text has no tokens for one of the members (named).
         """
-        total = torch.zeros(len(texts), len(self.pipeline.labels))
+        found = []
         for member, columns in zip(self.members, self.columns, strict=True):
             ids = []
             for i, text in enumerate(texts):
@@ -89,8 +89,12 @@ class ClassifyEnsemble:
                     raise TaskError(f"input {i + 1}: the text has no tokens to classify: {text!r}")
                 ids.append(encoded)
             p = member.model.probabilities(ids, batch_size=member.batch_size)  # (N, C)
-            total += p[:, columns]
-        return total / len(self.members)
+            found.append(p[:, columns])
+        return found
+
+    def probabilities(self, texts: Sequence[str | Sequence[str]]) -> Tensor:
+        """``(N, C)`` class probabilities averaged over the members (the first's label order)."""
+        return torch.stack(self.member_probabilities(texts)).mean(dim=0)
 
     def predict(
         self,
@@ -116,8 +120,8 @@ class ClassifyEnsemble:
         dry_run: bool = False,
     ) -> dict[str, Any]:
         """Loss (negative log of the averaged probability of the true label), accuracy,
-        macro-F1 and the confusion matrix of the averaged probabilities, on a split of the
-        first run's data (default: test) or a file."""
+        macro-F1 and the confusion matrix of the averaged probabilities, and each member's own
+        accuracy, on a split of the first run's data (default: test) or a file."""
         data = None if data is None else os.fspath(data)
         split = split or "test"
         labels = self.pipeline.labels
@@ -126,7 +130,8 @@ class ClassifyEnsemble:
         for i, (_, label) in enumerate(examples):
             if label not in labels:
                 raise TaskError(f"{texts.locate(i)}: label {label!r} was not seen in training")
-        p = self.probabilities([text for text, _ in examples])
+        each = self.member_probabilities([text for text, _ in examples])
+        p = torch.stack(each).mean(dim=0)
         y = torch.tensor([labels.encode(label) for _, label in examples])
         confusion = ConfusionMatrix(len(labels))
         metrics = [Accuracy(), MacroF1(len(labels)), confusion]
@@ -143,6 +148,8 @@ class ClassifyEnsemble:
         self.run.dir.append_metrics({"split": name, "ensemble": members, **results})
         results["examples"] = len(y)
         results["members"] = members
+        # each member alone on the same examples (the ensemble's gain, from this one pass)
+        results["member_accuracy"] = [float((q.argmax(-1) == y).double().mean()) for q in each]
         results["confusion_matrix"] = confusion.format(labels.labels)
         if not math.isfinite(results["loss"]):
             results["loss"] = float("inf")
