@@ -224,8 +224,9 @@ def test_backward_language_model_reads_every_line_reversed(files, backward_run):
     text = p.generate("was great", max_tokens=3, greedy=True)
     assert text.endswith("was great") and len(text.split()) == 5  # written before the prompt
     _, config, data, _ = _classify(files, backward_run)
-    assert config.data.backward
-    assert data.pipeline.tokens("the plot was great") == ["great", "was", "plot", "the"]
+    assert config.data.backward and config.data.start_token == "<eos>"
+    # as the backward LM reads a line: after the previous line's end, from the last word
+    assert data.pipeline.tokens("the plot was great") == ["<eos>", "great", "was", "plot", "the"]
 
 
 def test_forward_and_backward_classifiers_ensembled(files, lm_run, backward_run, tmp_path):

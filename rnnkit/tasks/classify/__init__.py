@@ -150,7 +150,13 @@ def _adopt(config: ClassifyConfig, lm: finetune.PretrainedLM) -> ClassifyConfig:
         "bidirectional": False,  # a language model reads one way
     }
     model = finetune.adopt(config.model, values, source)
-    direction = {"backward": lm.config.data.backward, "tokenizer": finetune.lm_tokenizer(lm)}
+    tokenizer = finetune.lm_tokenizer(lm)
+    line_end = "\n" if tokenizer == "chars" else "<eos>"
+    direction = {
+        "backward": lm.config.data.backward,
+        "tokenizer": tokenizer,
+        "start_token": line_end if line_end in lm.pipeline.vocab else None,
+    }
     data = finetune.adopt(config.data, direction, source)
     finetune.note(
         f"classify: starting from {source}: {m.cell} encoder, {m.num_layers} layers, "

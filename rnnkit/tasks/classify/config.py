@@ -51,6 +51,9 @@ class ClassifyDataConfig(Config):
     """bpe/unigram: pieces to learn, the 256 byte symbols included."""
     backward: bool = False
     """Read every text backwards (as a backward language model does; --init-from sets it)."""
+    start_token: str | None = None
+    """A token read before every text: with --init-from, the language model's line end (<eos>,
+    or a line break for characters), so the model starts each text as its LM starts a line."""
     min_freq: int = 2
     """Tokens seen fewer times in training become <unk> (so <unk> is trained too)."""
     max_vocab: int | None = 50_000

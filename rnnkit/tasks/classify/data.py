@@ -139,10 +139,13 @@ class ClassifyPipeline:
 
     def tokens(self, text: str | Sequence[str]) -> list[str]:
         """The tokens the model reads of a text (or of a token list): the first max_len, in
-        reading order (reversed for a backward model)."""
+        reading order (reversed for a backward model), after the start token if any."""
         tokens = self.tokenize(text) if isinstance(text, str) else text
         tokens = list(tokens)[: self.data.max_len]
-        return tokens[::-1] if self.data.backward else tokens
+        if self.data.backward:
+            tokens = tokens[::-1]
+        start = self.data.start_token
+        return tokens if start is None or not tokens else [start, *tokens]
 
     def ids(self, text: str | Sequence[str]) -> Tensor:
         return torch.tensor(self.vocab.encode(self.tokens(text)), dtype=torch.int64)
