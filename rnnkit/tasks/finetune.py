@@ -143,6 +143,17 @@ def adopt(
     return section.replace(**updates) if updates else section
 
 
+def unused(section: Config, names: Iterable[str], source: str, why: str) -> None:
+    """Refuse options that a run started from a language model would ignore (set to anything
+    but their defaults), naming the first."""
+    defaults = type(section)()
+    for name in names:
+        value = getattr(section, name)
+        if value != getattr(defaults, name):
+            flag = f"--{name.replace('_', '-')}"
+            raise TaskError(f"--init-from {source}: {why}; drop {flag} {value}")
+
+
 def lm_tokenizer(lm: PretrainedLM) -> str:
     """The tokenizer a language model read its text with: ``words``, ``whitespace``, ``bpe``,
     ``unigram``, or ``chars`` for a character-level one."""

@@ -182,6 +182,7 @@ def test_tag_init_from_a_word_language_model(files, lm_run, tmp_path):
         ({"cell": "gru"}, r"the language model has cell = 'lstm', but this run asks for --cell"),
         ({"tokenizer": "chars"}, r"drop --tokenizer"),
         ({"vectors": "glove.txt"}, r"drop --vectors glove.txt"),
+        ({"max_vocab": 100}, r"the vocabulary is the language model's; drop --max-vocab 100"),
     ],
 )
 def test_classify_options_that_contradict_the_language_model(files, lm_run, options, message):

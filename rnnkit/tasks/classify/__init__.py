@@ -139,6 +139,8 @@ def _adopt(config: ClassifyConfig, lm: finetune.PretrainedLM) -> ClassifyConfig:
         raise TaskError(
             f"--init-from {source} gives the embeddings; drop --vectors {config.data.vectors}"
         )
+    why = "the vocabulary is the language model's"
+    finetune.unused(config.data, ("min_freq", "max_vocab", "vocab_size"), source, why)
     values = {
         "cell": m.cell,
         "cell_options": m.cell_options,

@@ -111,4 +111,7 @@ def _adopt(config: LMConfig, lm: finetune.PretrainedLM) -> LMConfig:
     if lm.pipeline.subword is not None:  # the new text is cut with the same pieces
         values["tokenizer"] = tokenizer_name(old)
     data = finetune.adopt(config.data, values, source)
+    if lm.pipeline.subword is not None:
+        why = "the new text is cut with the language model's subword pieces"
+        finetune.unused(data, ("vocab_size",), source, why)
     return config.replace(model=model, data=data)

@@ -161,6 +161,8 @@ def _adopt(config: TagConfig, lm: finetune.PretrainedLM) -> TagConfig:
         raise TaskError(
             f"--init-from {source} gives the embeddings; drop --vectors {config.data.vectors}"
         )
+    why = "the vocabulary is the language model's"
+    finetune.unused(config.data, ("min_freq", "max_vocab"), source, why)
     values = {
         "cell": m.cell,
         "cell_options": m.cell_options,
