@@ -239,8 +239,8 @@ def test_forward_and_backward_classifiers_ensembled(files, lm_run, backward_run,
         runs.append(rk.load(out))
     both = runs[0].ensemble(runs[1])
     texts = ["the film was great", "the plot was dull"]
-    mean = (runs[0].model.probabilities([runs[0].pipeline.ids(t) for t in texts])
-            + runs[1].model.probabilities([runs[1].pipeline.ids(t) for t in texts])) / 2  # fmt: skip
+    each = [r.model.probabilities([r.pipeline.ids(t) for t in texts]) for r in runs]
+    mean = (each[0] + each[1]) / 2
     assert torch.allclose(both.probabilities(texts), mean)
     records = both.predict(texts, top_k=2)
     assert records[0]["probability"] == pytest.approx(float(mean[0].max()), abs=1e-6)
