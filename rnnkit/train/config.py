@@ -49,8 +49,7 @@ class TrainerConfig(Config):
     clip_value: float | None = None
     """Also clip every gradient element to [-clip_value, clip_value]; None disables."""
     scheduler: SchedulerName = "none"
-    """LR schedule: "none", "plateau", "onecycle", "cosine"/"linear" (with warmup), "step", or
-    "stlr" (slanted triangular, Howard & Ruder 2018: a short linear rise, a long linear decay)."""
+    """LR schedule: none, plateau, onecycle, cosine/linear (with warmup), step, stlr (ULMFiT)."""
     warmup_steps: int = 0
     """Linear warmup length in optimizer steps for "cosine"/"linear" (exclusive with fraction)."""
     warmup_fraction: float | None = None
