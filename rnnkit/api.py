@@ -93,22 +93,43 @@ def train(
     return run
 
 
-def load(run_dir: str | os.PathLike | Run, device: str | torch.device | None = None) -> Predictor:
-    """Open a trained run of any task as a :class:`~rnnkit.tasks.Predictor`.
+def load(
+    run_dir: str | os.PathLike | Run,
+    device: str | torch.device | None = None,
+    runtime: str | None = None,
+) -> Predictor:
+    """Open a trained run of any task (or an export of one) as a
+    :class:`~rnnkit.tasks.Predictor`.
 
     The run's recorded user code (``--import``) is imported again first.
 
     Args:
-        run_dir: the run directory (or a :class:`~rnnkit.runs.Run`).
-        device: where the model runs; None: CUDA when available, else the CPU.
+        run_dir: the run directory (or a :class:`~rnnkit.runs.Run`), or a directory written
+            by ``rnnkit export`` / ``Predictor.export``.
+        device: where the model runs; None: CUDA when available, else the CPU (exported
+            graphs run on the CPU).
+        runtime: where the forward stage runs: ``"torch"`` (the eager model; the default for
+            a run), ``"onnx"`` (onnxruntime; the run is exported once into the cache, or read
+            from an export directory) or ``"torchscript"``; None: ``"torch"`` for a run, the
+            export's own format for an export directory.
 
     Returns:
         The task's predictor: ``predict(inputs)``, ``evaluate(split=None, data=None)``, and
-        where the task has them ``step``, ``generate``, ``translate``.
+        where the task has them ``step``, ``generate``, ``translate``; the same calls and
+        records on every runtime.
     """
+    if not isinstance(run_dir, Run):
+        from rnnkit.export import is_export, load_export
+
+        if is_export(run_dir):
+            return load_export(run_dir, runtime, device)
     run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
     run.import_code()  # a task of the user's own registers there
-    return get_task(run.task).load(run, device)
+    if runtime is None or runtime == "torch":
+        return get_task(run.task).load(run, device)
+    from rnnkit.export import load_with_runtime
+
+    return load_with_runtime(run, runtime, device)
 
 
 __all__ = ["Run", "TaskError", "load", "train"]

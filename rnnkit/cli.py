@@ -106,6 +106,26 @@ def _translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from rnnkit.api import load
+
+    predictor = load(args.run_dir, device="cpu", runtime="torch")
+    result = predictor.export(
+        args.format,
+        args.out,
+        overwrite=args.overwrite,
+        tolerance=args.tolerance,
+        dry_run=args.dry_run,
+    )
+    done = "checked (nothing written)" if args.dry_run else f"exported to {result.path}"
+    print(
+        f"{args.run_dir} ({predictor.task.name}) {done} as {result.format}: "
+        f"{', '.join(c.graph for c in result.checks)}; max abs difference from eager PyTorch "
+        f"{result.max_abs_diff:.2e}"
+    )
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from rnnkit.tasks import demo
 
@@ -295,6 +315,35 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_generate)
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a trained run to ONNX or TorchScript, checked against PyTorch",
+        description="Write the run's model as graphs with dynamic batch and time dimensions, "
+        "its vocabularies / label maps / statistics as JSON, and a manifest.json naming every "
+        "input and output. Each graph is checked against eager PyTorch on new shapes; nothing "
+        "is written if one differs by more than --tolerance. See docs/export.md.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--format", required=True, choices=["onnx", "torchscript"], help="file format")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="directory to write: new, empty, or an earlier export (with --overwrite)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-4,
+        help="largest max abs difference from eager PyTorch accepted (default: 1e-4)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="export and check, then write nothing")
+    _add_import(p)
+    p.set_defaults(run=_export)
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
@@ -411,6 +460,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     wanted = argv[argv.index("train") + 1] if "train" in argv[:-1] else None
     _add_train(sub, wanted)
     _add_run_commands(sub)
+    _add_export(sub)
     _add_bench(sub)
     return parser
 

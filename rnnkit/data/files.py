@@ -132,12 +132,16 @@ def decode(data: bytes, path: PathLike, errors: Errors = "strict", first_line: i
     except UnicodeDecodeError as err:
         line = first_line + data.count(b"\n", 0, err.start)
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        bad = data[err.start : err.end]
-        raise DataError(
-            f"{where(path, line)}, byte column {column}: {bad!r} is not valid UTF-8",
-            "convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
-            option=OptionHint("errors", ("replace",), "to read bad bytes as U+FFFD"),
-        ) from None
+        raise not_utf8(path, line, column, data[err.start : err.end]) from None
+
+
+def not_utf8(path: PathLike, line: int, column: int, bad: bytes) -> DataError:
+    """The error for bytes that are not UTF-8 at ``line``, byte ``column`` of ``path``."""
+    return DataError(
+        f"{where(path, line)}, byte column {column}: {bad!r} is not valid UTF-8",
+        "convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+        option=OptionHint("errors", ("replace",), "to read bad bytes as U+FFFD"),
+    )
 
 
 def read_bytes(path: PathLike, max_bytes: int | None = None) -> bytes:

@@ -29,6 +29,10 @@ A batch's window length is ``batch["x"].shape[1]``; scale the learning rate by
 Every epoch's batches are a function of ``(seed, epoch)``, and iteration resumes where it
 stopped: save ``state_dict()`` with a checkpoint, ``load_state_dict()`` it into a new stream over
 the same ids, and the next batch is the one that would have come next.
+
+Corpora larger than memory: pass the ids as a :class:`rnnkit.data.token_ids.TokenIds` view (from
+a token cache, :mod:`rnnkit.data.token_cache`) or a ``np.memmap``. Only the windows of each
+batch are read and converted to int64; the batches are the same as from a tensor of the ids.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import Tensor
+
+from rnnkit.data.token_ids import TokenIds
 
 Sampling = Literal["consecutive", "random"]
 _CONFIG = (
@@ -53,11 +59,42 @@ _CONFIG = (
 )
 
 
+class _Plan:
+    """An epoch's batches as a few arrays, so that a corpus of any size plans in little memory.
+
+    Consecutive sampling: batch ``i`` reads rows ``rows + starts[i]`` for ``lengths[i]`` steps.
+    Random sampling: batch ``i`` reads the windows ``offset + T * starts[i * B : (i + 1) * B]``.
+    Row ``b`` of ``x`` is ``ids[start_b : start_b + length]``; ``y`` is one step later.
+    """
+
+    def __init__(
+        self,
+        starts: np.ndarray,
+        lengths: np.ndarray | int,
+        rows: np.ndarray | None,
+        batch_size: int,
+        count: int,
+        offset: int = 0,
+    ) -> None:
+        self.starts, self.lengths, self.rows = starts, lengths, rows
+        self.batch_size, self.count, self.offset = batch_size, count, offset
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        if self.rows is not None:
+            return self.rows + self.starts[i], int(self.lengths[i])  # type: ignore[index]
+        B, T = self.batch_size, int(self.lengths)  # type: ignore[arg-type]
+        return self.offset + T * self.starts[i * B : (i + 1) * B].astype(np.int64), T
+
+
 class LMStream:
     """Batches ``{"x": (B, T), "y": (B, T)}`` of a token-id corpus for language modelling.
 
     Args:
-        ids: the corpus as token ids, ``(N,)``.
+        ids: the corpus as token ids, ``(N,)``: a tensor or sequence (held in memory as int64), or
+            a :class:`TokenIds` view or ``np.memmap`` (read window by window from disk).
         batch_size: ``B``, rows per batch.
         seq_len: ``T``, steps per window (the mean, with variable BPTT).
         sampling: ``"consecutive"`` (state carries over) or ``"random"`` (independent windows).
@@ -75,7 +112,7 @@ class LMStream:
 
     def __init__(
         self,
-        ids: Tensor | Sequence[int] | np.ndarray,
+        ids: Tensor | Sequence[int] | np.ndarray | TokenIds,
         batch_size: int,
         seq_len: int,
         sampling: Sampling = "consecutive",
@@ -86,11 +123,17 @@ class LMStream:
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        self.ids = torch.as_tensor(ids, dtype=torch.int64).detach().cpu()
-        if self.ids.dim() != 1:
-            raise ValueError(
-                f"ids must be 1-D (one token stream), got shape {tuple(self.ids.shape)}"
-            )
+        if isinstance(ids, np.memmap):
+            ids = TokenIds(ids)
+        self.ids: Tensor | TokenIds = (
+            ids if isinstance(ids, TokenIds) else torch.as_tensor(ids, dtype=torch.int64).detach()
+        )
+        if isinstance(self.ids, Tensor):
+            self.ids = self.ids.cpu()
+            if self.ids.dim() != 1:
+                raise ValueError(
+                    f"ids must be 1-D (one token stream), got shape {tuple(self.ids.shape)}"
+                )
         if sampling not in ("consecutive", "random"):
             raise ValueError(f"sampling must be 'consecutive' or 'random', got {sampling!r}")
         if batch_size < 1 or seq_len < 1:
@@ -125,7 +168,7 @@ class LMStream:
             )
         self.epoch = 0
         self.position = 0
-        self._plan_cache: tuple[int, list[tuple[np.ndarray, int]]] | None = None
+        self._plan_cache: tuple[int, _Plan] | None = None
 
     @property
     def carries_state(self) -> bool:
@@ -134,27 +177,26 @@ class LMStream:
 
     # ------------------------------------------------------------------ the plan of an epoch
 
-    def _window_lengths(self, rng: np.random.Generator, rows: int) -> list[tuple[int, int]]:
-        """(start, length) of the windows along consecutive rows of ``rows`` steps."""
-        windows, start = [], 0
-        while start < rows:
-            if self.variable_bptt:
-                bptt = self.seq_len if rng.random() < 0.95 else self.seq_len / 2
-                length = max(min(5, self.seq_len), int(rng.normal(bptt, 5)))
-            else:
-                length = self.seq_len
-            length = min(length, rows - start)
-            if self.drop_last and length < self.seq_len and not self.variable_bptt:
-                break
-            windows.append((start, length))
+    def _windows(self, rng: np.random.Generator, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """Starts and lengths of the windows along consecutive rows of ``rows`` steps."""
+        T = self.seq_len
+        if not self.variable_bptt:
+            starts = np.arange(0, rows, T, dtype=np.int64)
+            lengths = np.minimum(T, rows - starts)
+            if self.drop_last:
+                starts, lengths = starts[lengths == T], lengths[lengths == T]
+            return starts, lengths
+        starts_list, lengths_list, start = [], [], 0
+        while start < rows:  # lengths are drawn one after the other: the same draws every time
+            bptt = T if rng.random() < 0.95 else T / 2
+            length = min(max(min(5, T), int(rng.normal(bptt, 5))), rows - start)
+            starts_list.append(start)
+            lengths_list.append(length)
             start += length
-        return windows
+        return np.asarray(starts_list, dtype=np.int64), np.asarray(lengths_list, dtype=np.int64)
 
-    def _plan(self) -> list[tuple[np.ndarray, int]]:
-        """The current epoch's batches as ``(starts, length)`` pairs.
-
-        Row ``b`` of ``x`` is ``ids[starts[b] : starts[b] + length]``; ``y`` is one step later.
-        """
+    def _plan(self) -> _Plan:
+        """The current epoch's batches (see :class:`_Plan`)."""
         if self._plan_cache is not None and self._plan_cache[0] == self.epoch:
             return self._plan_cache[1]
         rng = np.random.default_rng([self.seed, self.epoch])
@@ -162,16 +204,17 @@ class LMStream:
         if self.sampling == "consecutive":
             offset = int(rng.integers(0, T)) if self.random_offset else 0
             rows = (N - offset - 1) // B  # steps per row; row b starts at offset + b * rows
-            row_starts = offset + rows * np.arange(B)
-            plan = [
-                (row_starts + start, length) for start, length in self._window_lengths(rng, rows)
-            ]
+            starts, lengths = self._windows(rng, rows)
+            plan = _Plan(starts, lengths, offset + rows * np.arange(B), B, len(starts))
         else:
             offset = int(rng.integers(0, T))
-            starts = offset + T * rng.permutation((N - offset - 1) // T)
-            plan = [(starts[i : i + B], T) for i in range(0, len(starts), B)]
-            if len(plan[-1][0]) < (B if self.drop_last else self.world_size):
-                plan.pop()  # too small to drop-last, or to give every process a row
+            n = (N - offset - 1) // T
+            order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+            rng.shuffle(order)  # = rng.permutation(n), in half the memory
+            count = -(-n // B)
+            if n - (count - 1) * B < (B if self.drop_last else self.world_size):
+                count -= 1  # too small to drop-last, or to give every process a row
+            plan = _Plan(order, T, None, B, count, offset)
         self._plan_cache = (self.epoch, plan)
         return plan
 
@@ -181,6 +224,8 @@ class LMStream:
 
     def _batch(self, starts: np.ndarray, length: int) -> dict[str, Tensor]:
         starts = starts[self.rank :: self.world_size]  # this process's rows
+        if isinstance(self.ids, TokenIds):  # read only these windows from disk
+            return {"x": self.ids.rows(starts, length), "y": self.ids.rows(starts + 1, length)}
         index = torch.from_numpy(starts)[:, None] + torch.arange(length)  # (B, T)
         return {"x": self.ids[index], "y": self.ids[index + 1]}
 

@@ -26,6 +26,7 @@ WikiText-2 (:func:`wikitext2`)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 from rnnkit.data.download import Remote, find_or_download, resolve_data_dir
@@ -94,6 +95,33 @@ def read_token_stream(
     return tokens
 
 
+def ptb_files(
+    data_dir: PathLike | None = None,
+    splits: Sequence[str] | str | None = None,
+    level: Literal["word", "char"] = "word",
+) -> dict[str, Path]:
+    """The Penn Treebank files of each split (downloading missing ones), for streaming.
+
+    Read them with :func:`read_token_stream`, or into a token cache with the same rule
+    (``token_cache(path, TextSpec("word", "whitespace"))``, :mod:`rnnkit.data.token_cache`).
+
+    Args:
+        data_dir, splits, level: as in :func:`ptb`.
+
+    Returns:
+        ``{split: path}``.
+    """
+    if level not in ("word", "char"):
+        raise ValueError(f"level must be 'word' or 'char', got {level!r}")
+    wanted = select_splits(splits, SPLITS, "Penn Treebank")
+    prefix = "ptb.char." if level == "char" else "ptb."
+    folder = resolve_data_dir("ptb", data_dir, tuple(PTB_REMOTES))
+    return {
+        s: find_or_download(folder, f"{prefix}{s}.txt", PTB_REMOTES[f"{prefix}{s}.txt"])
+        for s in wanted
+    }
+
+
 def ptb(
     data_dir: PathLike | None = None,
     splits: Sequence[str] | str | None = None,
@@ -109,14 +137,25 @@ def ptb(
     Returns:
         ``{split: tokens}`` with ``<eos>`` after every line.
     """
-    if level not in ("word", "char"):
-        raise ValueError(f"level must be 'word' or 'char', got {level!r}")
-    wanted = select_splits(splits, SPLITS, "Penn Treebank")
-    prefix = "ptb.char." if level == "char" else "ptb."
-    folder = resolve_data_dir("ptb", data_dir, tuple(PTB_REMOTES))
+    return {s: read_token_stream(path) for s, path in ptb_files(data_dir, splits, level).items()}
+
+
+def wikitext2_files(
+    data_dir: PathLike | None = None, splits: Sequence[str] | str | None = None
+) -> dict[str, Path]:
+    """The WikiText-2 files of each split (downloading missing ones), for streaming.
+
+    Args:
+        data_dir, splits: as in :func:`wikitext2`.
+
+    Returns:
+        ``{split: path}``.
+    """
+    wanted = select_splits(splits, SPLITS, "WikiText-2")
+    folder = resolve_data_dir("wikitext-2", data_dir, tuple(WIKITEXT2_REMOTES))
     return {
-        s: read_token_stream(
-            find_or_download(folder, f"{prefix}{s}.txt", PTB_REMOTES[f"{prefix}{s}.txt"])
+        s: find_or_download(
+            folder, f"wiki.{s}.tokens", WIKITEXT2_REMOTES[f"wiki.{s}.tokens"], (f"{s}.txt",)
         )
         for s in wanted
     }
@@ -134,13 +173,4 @@ def wikitext2(
     Returns:
         ``{split: tokens}`` with ``<eos>`` after every line.
     """
-    wanted = select_splits(splits, SPLITS, "WikiText-2")
-    folder = resolve_data_dir("wikitext-2", data_dir, tuple(WIKITEXT2_REMOTES))
-    return {
-        s: read_token_stream(
-            find_or_download(
-                folder, f"wiki.{s}.tokens", WIKITEXT2_REMOTES[f"wiki.{s}.tokens"], (f"{s}.txt",)
-            )
-        )
-        for s in wanted
-    }
+    return {s: read_token_stream(path) for s, path in wikitext2_files(data_dir, splits).items()}

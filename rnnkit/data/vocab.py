@@ -35,6 +35,14 @@ FORMAT = "rnnkit.vocab"
 VERSION = 1
 
 
+def _check_limits(min_freq: int, max_size: int | None, bos: bool, eos: bool) -> None:
+    if min_freq < 1:
+        raise ValueError(f"min_freq must be at least 1, got {min_freq}")
+    n_specials = 2 + bos + eos
+    if max_size is not None and max_size < n_specials:
+        raise ValueError(f"max_size={max_size} leaves no room for the {n_specials} specials")
+
+
 class Vocab:
     """Token <-> id mapping with ``<pad>`` = 0 and ``<unk>`` for unknown tokens.
 
@@ -102,12 +110,7 @@ class Vocab:
             A Vocab: specials first (``<pad>`` = 0, ``<unk>`` = 1, then ``<bos>``, ``<eos>``),
             then tokens by decreasing frequency, ties in order of first occurrence.
         """
-        if min_freq < 1:
-            raise ValueError(f"min_freq must be at least 1, got {min_freq}")
-        roles = ["pad", "unk"] + (["bos"] if bos else []) + (["eos"] if eos else [])
-        specials = {role: DEFAULT_SPECIALS[role] for role in roles}
-        if max_size is not None and max_size < len(specials):
-            raise ValueError(f"max_size={max_size} leaves no room for the {len(specials)} specials")
+        _check_limits(min_freq, max_size, bos, eos)
         counts: Counter[str] = Counter()
         for i, stream in enumerate(token_streams):
             if isinstance(stream, str):
@@ -116,9 +119,34 @@ class Vocab:
                     "(for one corpus, Vocab.build([tokens]))"
                 )
             counts.update(stream)
+        return cls.from_counts(counts.items(), min_freq, max_size, bos, eos)
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Iterable[tuple[str, int]],
+        min_freq: int = 1,
+        max_size: int | None = None,
+        bos: bool = False,
+        eos: bool = False,
+    ) -> Vocab:
+        """Keep the frequent tokens of already counted data (:meth:`build` after its counting).
+
+        Args:
+            counts: ``(token, count)`` pairs in order of first occurrence (ties keep this
+                order); tokens with a count below ``min_freq`` (e.g. 0) are left out.
+            min_freq, max_size, bos, eos: as in :meth:`build`.
+
+        Returns:
+            The same Vocab as :meth:`build` over the counted tokens: ids sorted by decreasing
+            frequency after the specials.
+        """
+        _check_limits(min_freq, max_size, bos, eos)
+        roles = ["pad", "unk"] + (["bos"] if bos else []) + (["eos"] if eos else [])
+        specials = {role: DEFAULT_SPECIALS[role] for role in roles}
         special_tokens = set(specials.values())
-        # sorted() is stable and a Counter keeps first-occurrence order: ties stay in that order
-        ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+        # sorted() is stable: ties stay in order of first occurrence
+        ranked = sorted(counts, key=lambda kv: -kv[1])
         kept = [t for t, n in ranked if n >= min_freq and t not in special_tokens]
         if max_size is not None:
             kept = kept[: max_size - len(specials)]

@@ -12,7 +12,8 @@ Two encoders, both reading character ids ``(..., L)`` padded with 0 at the end o
 Both are exact on padding: a word's vector depends only on its own characters, not on how wide
 the batch was padded or which other words are in it, and an all-padding row (a padded word
 position of a sentence) encodes to zeros. Only the real words are run through the encoder, each
-distinct spelling of a batch once.
+distinct spelling of a batch once (in a traced or exported graph, where no shape may depend on
+the values, every row is encoded at the batch's full width; empty rows still give zeros).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.layers import Recurrent
-from rnnkit.sequences import pool
+from rnnkit.sequences import in_graph, pool
 
 
 class CharEncoder(nn.Module, ABC):
@@ -70,6 +71,9 @@ class CharEncoder(nn.Module, ABC):
             )
         flat = chars.reshape(-1, chars.shape[-1])  # (N, L)
         lengths = (flat != 0).sum(dim=1)  # (N,)
+        if in_graph():  # no shape may depend on values: every row, at the full width
+            encoded = self.encode(flat, lengths)  # all-padding rows encode to zeros
+            return encoded.reshape(*chars.shape[:-1], self.output_size)
         words = lengths.nonzero().squeeze(1)  # only real words are encoded
         out = self.embedding.weight.new_zeros(flat.shape[0], self.output_size)
         if words.numel():

@@ -125,7 +125,8 @@ class DirectHead(nn.Module):
             z = torch.cat([z[:, : self.hidden_size], out[:, 0, self.hidden_size :]], dim=-1)
         if future is not None:
             z = torch.cat([z, future.flatten(1)], dim=-1)  # (B, H + horizon * K)
-        return self.linear(z).view(len(z), self.horizon, self.num_targets)
+        # unflatten, not view(len(z), ...): a traced or exported graph keeps the batch dynamic
+        return self.linear(z).unflatten(-1, (self.horizon, self.num_targets))
 
 
 class AutoregressiveDecoder(nn.Module):

@@ -5,6 +5,10 @@ Optional AWD-LSTM regularisation (Merity, Keskar & Socher, ICLR 2018): embedding
 locked dropout on the embeddings and on the outputs, DropConnect on the recurrent weights, a
 stacked encoder whose last layer is as wide as the embedding with locked dropout between the
 layers (``encoder="stacked"``), and weight tying (Press & Wolf, 2017; Inan et al., 2017).
+
+Large vocabularies: an adaptive softmax decoder (Grave et al., 2017) and adaptive input
+embeddings (Baevski & Auli, 2019), tied together with ``tie_weights``; train with
+:meth:`LanguageModel.loss`, which never builds the ``(B, T, V)`` scores.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from rnnkit.cells import available_cells
 from rnnkit.config import Config, check_choice, check_positive, check_probability
 from rnnkit.decoding import next_token
 from rnnkit.layers import BACKENDS
 from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnkit.models.adaptive_input import adaptive_layers
 from rnnkit.models.cell_options import CellOptions, check_cell_options
 from rnnkit.models.encoders import EncoderKind, build_encoder, check_encoder, output_features
 from rnnkit.models.inputs import OneHot
@@ -72,12 +78,20 @@ class LanguageModelConfig(Config):
     """Recurrent backend: auto, fused, loop or scan."""
     deterministic: bool = False
     """Bit-identical results run to run, also on GPUs (see rnnkit.Recurrent)."""
+    softmax: Literal["full", "adaptive"] = "full"
+    """Output layer: full softmax, or adaptive softmax (large vocabularies, frequency-sorted)."""
+    cutoffs: list[int] = field(default_factory=lambda: [2000, 10000])
+    """Adaptive layers: ids where the clusters start (the head holds the ids below the first)."""
+    div_value: float = 4.0
+    """Adaptive layers: each cluster is this many times narrower than the previous one."""
+    input_embedding: Literal["full", "adaptive"] = "full"
+    """Token embeddings: one table, or adaptive input (narrower for rarer ids, same cutoffs)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice(self, "cell", available_cells())
         check_choice(self, "backend", BACKENDS)
-        check_positive(self, "embedding_size", "hidden_size", "num_layers")
+        check_positive(self, "embedding_size", "hidden_size", "num_layers", "div_value")
         check_probability(self, "dropout", "input_dropout", "embed_dropout", "weight_dropout")
         if self.rnn_dropout is not None:
             check_probability(self, "rnn_dropout")
@@ -85,6 +99,21 @@ class LanguageModelConfig(Config):
         check_encoder(self.encoder, self.hidden_size, self.output_size, "LanguageModelConfig")
         if self.one_hot and (self.tie_weights or self.embed_dropout):
             raise ValueError("one_hot inputs have no embedding table to tie or drop from")
+        check_choice(self, "softmax", ("full", "adaptive"))
+        check_choice(self, "input_embedding", ("full", "adaptive"))
+        if self.tie_weights and (self.softmax == "adaptive") != (
+            self.input_embedding == "adaptive"
+        ):
+            raise ValueError(
+                "LanguageModelConfig.tie_weights ties like layers: use softmax='adaptive' with "
+                "input_embedding='adaptive', or neither"
+            )
+        if self.one_hot and self.input_embedding == "adaptive":
+            raise ValueError(
+                "LanguageModelConfig.one_hot inputs have no embedding table to make adaptive"
+            )
+        if self.embed_dropout and self.input_embedding == "adaptive":
+            raise ValueError("LanguageModelConfig.embed_dropout needs input_embedding='full'")
 
     @property
     def input_size(self) -> int | None:
@@ -145,25 +174,18 @@ class LanguageModel(nn.Module):
     @classmethod
     def from_config(cls, config: LanguageModelConfig, vocab_size: int) -> LanguageModel:
         """Build the parts a config describes."""
+        if config.softmax == "adaptive" or config.input_embedding == "adaptive":
+            adaptive = (config.softmax == "adaptive", config.input_embedding == "adaptive")
+            sizes = (vocab_size, config.embedding_size, config.features_size)
+            embed, out = adaptive_layers(*sizes, config.cutoffs, config.div_value, *adaptive,
+                                         config.tie_weights)  # fmt: skip
+            return cls._finish(config, embed, _encoder(config, vocab_size), out)
         embedding: nn.Module
         if config.one_hot:
             embedding = OneHot(vocab_size)
         else:
             embedding = nn.Embedding(vocab_size, config.embedding_size)
-        between = config.dropout if config.rnn_dropout is None else config.rnn_dropout
-        encoder = build_encoder(
-            config.encoder,
-            config.cell,
-            config.input_size or vocab_size,
-            config.hidden_size,
-            config.num_layers,
-            output_size=config.output_size,
-            dropout=between,
-            weight_dropout=config.weight_dropout,
-            backend=config.backend,
-            deterministic=config.deterministic,
-            cell_options=config.cell_options,
-        )
+        encoder = _encoder(config, vocab_size)
         features = config.features_size
         linear = nn.Linear(config.embedding_size if config.tie_weights else features, vocab_size)
         decoder: nn.Module = linear
@@ -171,14 +193,38 @@ class LanguageModel(nn.Module):
             linear.weight = embedding.weight
             if features != config.embedding_size:
                 decoder = nn.Sequential(nn.Linear(features, config.embedding_size), linear)
+        return cls._finish(config, embedding, encoder, decoder)
+
+    @classmethod
+    def _finish(
+        cls,
+        config: LanguageModelConfig,
+        embedding: nn.Module,
+        encoder: nn.Module,
+        decoder: nn.Module,
+    ) -> LanguageModel:
         if config.init_range is not None:
             for p in [*embedding.parameters(), *encoder.parameters(), *decoder.parameters()]:
                 nn.init.uniform_(p, -config.init_range, config.init_range)
         if config.output_norm == "batch":  # after init_range: BatchNorm keeps its own init
-            decoder = nn.Sequential(FlatBatchNorm(features), decoder)
+            decoder = nn.Sequential(FlatBatchNorm(config.features_size), decoder)
         if config.embed_dropout:
             embedding = EmbeddingDropout(embedding, config.embed_dropout)  # type: ignore[arg-type]
         return cls(embedding, encoder, decoder, config.input_dropout, config.dropout)
+
+    def hidden(
+        self, ids: Tensor, state: object | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, object]:
+        """The encoder's outputs ``(B, T, H)`` before the output dropout, and its final state."""
+        x = self.input_dropout(self.embedding(ids))
+        return self.encoder(x, lengths=lengths, state=state)
+
+    def features(
+        self, ids: Tensor, state: object | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, object]:
+        """What the decoder reads: ``(B, T, H)`` encoder outputs (after output dropout)."""
+        out, state = self.hidden(ids, state, lengths)
+        return self.output_dropout(out), state
 
     def forward(
         self,
@@ -187,7 +233,8 @@ class LanguageModel(nn.Module):
         lengths: Tensor | None = None,
         outputs: bool = False,
     ) -> tuple[Any, ...]:
-        """Logits for the next token at every step.
+        """Logits for the next token at every step (an adaptive softmax gives exact
+        log-probabilities, which are logits of the same distribution).
 
         Args:
             ids: ``(B, T)`` token ids.
@@ -199,11 +246,36 @@ class LanguageModel(nn.Module):
         Returns:
             ``logits`` ``(B, T, V)`` and the final encoder state (and ``(raw, dropped)``).
         """
-        x = self.input_dropout(self.embedding(ids))
-        raw, state = self.encoder(x, lengths=lengths, state=state)
+        raw, state = self.hidden(ids, state, lengths)
         dropped = self.output_dropout(raw)
         logits = self.decoder(dropped)
         return (logits, state, (raw, dropped)) if outputs else (logits, state)
+
+    def loss(
+        self,
+        ids: Tensor,
+        targets: Tensor,
+        state: object | None = None,
+        lengths: Tensor | None = None,
+        reduction: str = "mean",
+    ) -> tuple[Tensor, object]:
+        """Next-token cross-entropy; with an adaptive softmax without the ``(B, T, V)`` scores.
+
+        Args:
+            ids: ``(B, T)`` inputs.
+            targets: ``(B, T)`` next tokens (``-100`` positions are ignored).
+            state, lengths: as in :meth:`forward`.
+            reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+        Returns:
+            The loss and the final encoder state.
+        """
+        out, state = self.features(ids, state, lengths)
+        if hasattr(self.decoder, "loss"):
+            return self.decoder.loss(out, targets, reduction), state
+        logits = self.decoder(out)
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction=reduction)
+        return (loss.reshape(targets.shape) if reduction == "none" else loss), state
 
     @torch.no_grad()
     def generate(
@@ -244,3 +316,20 @@ class LanguageModel(nn.Module):
             logits, state = self(token[None], state=state)
         self.train(was_training)
         return torch.cat([prompt, *new]) if new else prompt.clone()
+
+
+def _encoder(config: LanguageModelConfig, vocab_size: int) -> nn.Module:
+    between = config.dropout if config.rnn_dropout is None else config.rnn_dropout
+    return build_encoder(
+        config.encoder,
+        config.cell,
+        config.input_size or vocab_size,
+        config.hidden_size,
+        config.num_layers,
+        output_size=config.output_size,
+        dropout=between,
+        weight_dropout=config.weight_dropout,
+        backend=config.backend,
+        deterministic=config.deterministic,
+        cell_options=config.cell_options,
+    )

@@ -42,6 +42,7 @@ from rnnkit.train.loggers import make_loggers
 from rnnkit.train.objective import Objective
 
 if TYPE_CHECKING:
+    from rnnkit.export.spec import TaskExport
     from rnnkit.tasks.predictor import Predictor
 
 LogName = Literal["csv", "tensorboard"]
@@ -85,6 +86,8 @@ class Task(ABC):
     """Python packages the task needs (checked before anything is read or trained)."""
     unit: ClassVar[str] = "tokens"
     """What the objective counts (tokens, examples, values): the throughput is ``<unit>_per_s``."""
+    export_class: ClassVar[type[TaskExport] | None] = None
+    """The graphs of a trained model for ``rnnkit export`` (see rnnkit.export); None: none."""
 
     # ------------------------------------------------------------ the protocol
 

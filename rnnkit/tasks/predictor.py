@@ -13,8 +13,10 @@ around it):
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -25,6 +27,7 @@ from rnnkit.tasks.common import read_lines
 from rnnkit.train.objective import move_batch
 
 if TYPE_CHECKING:
+    from rnnkit.export import ExportResult
     from rnnkit.tasks.base import Task
 
 
@@ -41,17 +44,25 @@ class Predictor:
         model: the trained model, in eval mode, on its device.
     """
 
+    runtime: str = "torch"
+    """Where :meth:`forward` runs: ``torch`` (the eager model), ``onnx`` (onnxruntime) or
+    ``torchscript``; see ``rk.load(..., runtime=...)``."""
+
     def __init__(self, task: Task, run: Run, config: Any, pipeline: Any, model: nn.Module) -> None:
         self.task, self.run, self.config = task, run, config
         self.pipeline, self.model = pipeline, model
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.run.path)!r}, device={str(self.device)!r})"
+        where = f"device={str(self.device)!r}"
+        if self.runtime != "torch":
+            where += f", runtime={self.runtime!r}"
+        return f"{type(self).__name__}({str(self.run.path)!r}, {where})"
 
     @property
     def device(self) -> torch.device:
-        """Where the model runs."""
-        return next(self.model.parameters()).device
+        """Where the model runs (the CPU for a model of exported graphs)."""
+        first = next(itertools.chain(self.model.parameters(), self.model.buffers()), None)
+        return first.device if first is not None else torch.device("cpu")
 
     @property
     def batch_size(self) -> int:
@@ -119,6 +130,53 @@ class Predictor:
         The result is also appended to the run's metrics.jsonl as ``{"split": ..., ...}``.
         """
         raise NotImplementedError
+
+    def export(
+        self,
+        format: str,
+        out: str | os.PathLike,
+        *,
+        overwrite: bool = False,
+        tolerance: float | None = None,
+        dry_run: bool = False,
+    ) -> ExportResult:
+        """Export the trained model to ONNX or TorchScript, as ``rnnkit export`` does.
+
+        ``out`` receives the graph files, the vocabularies / label maps / statistics as JSON
+        and a manifest.json; every graph is checked against eager PyTorch on shapes other than
+        the traced ones (its max abs difference is printed) and nothing is written if one
+        differs by more than ``tolerance``. See docs/export.md.
+
+        Args:
+            format: ``"onnx"`` or ``"torchscript"``.
+            out: the export directory: absent, empty, or an earlier export (``overwrite``).
+            overwrite: replace an earlier export in ``out`` (other files are never touched).
+            tolerance: largest max abs difference accepted (None: 1e-4).
+            dry_run: export and check, then discard the files (``out`` is left as it was).
+
+        Returns:
+            An :class:`~rnnkit.export.ExportResult` (``path``, ``checks``, ``max_abs_diff``).
+        """
+        from rnnkit.export import TOLERANCE, export_model
+
+        if self.runtime != "torch":
+            raise TaskError(
+                f"this predictor runs exported graphs (runtime={self.runtime!r}); export from "
+                "the run directory, loaded with runtime='torch'"
+            )
+        return export_model(
+            self.task,
+            self.config,
+            self.pipeline,
+            self.model,
+            format,
+            Path(out),
+            overwrite=overwrite,
+            tolerance=TOLERANCE if tolerance is None else tolerance,
+            source=self.run,
+            imports=getattr(self.run, "imports", ()),
+            dry_run=dry_run,
+        )
 
     def ensemble(self, *others: Any) -> Any:
         """This model and ``others`` as one, their predictions averaged (classify runs)."""

@@ -21,6 +21,7 @@ from torch import nn
 
 from rnnkit.errors import Interrupted, RnnkitError
 from rnnkit.train import distributed
+from rnnkit.train.allocator import retain_freed_memory
 from rnnkit.train.callbacks import (
     Callback,
     EarlyStopping,
@@ -124,6 +125,8 @@ class Trainer:
         self.dist = distributed.setup_from_env()
         self.is_main = self.dist.rank == 0
         self.device = resolve_device(device)
+        if self.device.type == "cpu":
+            retain_freed_memory()  # large per-step tensors: no page faults every step
         self.progress = progress
         if seed is not None:
             seed_everything(seed + self.dist.rank)

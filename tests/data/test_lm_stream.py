@@ -1,11 +1,13 @@
 """rnnkit.data.lm_stream: consecutive and random LM batches, variable BPTT, exact resume."""
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from rnnkit.data.lm_stream import LMStream
+from rnnkit.data.token_ids import TokenIds
 
 
 def d2l_sequential(corpus, batch_size, num_steps, offset=0):
@@ -169,3 +171,56 @@ def test_processes_share_the_rows_of_each_batch(sampling):
         assert torch.equal(batch["y"][1::2], b["y"])
     with pytest.raises(ValueError, match="rank must be in"):
         LMStream(ids, 4, 7, rank=2, world_size=2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(30, 400),
+    batch_size=st.integers(1, 5),
+    seq_len=st.integers(1, 9),
+    sampling=st.sampled_from(["consecutive", "random"]),
+    variable=st.booleans(),
+)
+def test_memory_mapped_ids_give_the_same_batches(tmp_path_factory, n, batch_size, seq_len,
+                                                 sampling, variable):  # fmt: skip
+    assume(n >= 2 * (seq_len + batch_size))
+    variable = variable and sampling == "consecutive"
+    values = (np.arange(n) * 13 % 251).astype("<u2")
+    path = tmp_path_factory.mktemp("ids") / "ids"
+    values.tofile(path)
+    memmap = np.memmap(path, dtype="<u2", mode="r")
+    options = {"sampling": sampling, "seed": 2, "variable_bptt": variable, "random_offset": True}
+    for rank, world in ((0, 1), (0, 2), (1, 2)):
+        if world > batch_size:
+            continue
+        memory = LMStream(torch.from_numpy(values.astype(np.int64)), batch_size, seq_len,
+                          rank=rank, world_size=world, **options)  # fmt: skip
+        disk = LMStream(memmap, batch_size, seq_len, rank=rank, world_size=world, **options)
+        for _ in range(2):  # two epochs
+            got, want = list(disk), list(memory)
+            assert len(got) == len(want)
+            for a, b in zip(got, want, strict=True):
+                assert a["x"].dtype == torch.int64 and a["x"].is_contiguous()
+                assert torch.equal(a["x"], b["x"]) and torch.equal(a["y"], b["y"])
+    view = TokenIds(memmap, start=10)
+    assert torch.equal(
+        next(iter(LMStream(view, 1, 3)))["x"],
+        torch.from_numpy(values[10:13].astype(np.int64))[None],
+    )
+
+
+@pytest.mark.parametrize("sampling", ["consecutive", "random"])
+def test_an_epoch_of_a_large_corpus_is_planned_in_little_memory(tmp_path, sampling):
+    import tracemalloc
+
+    path = tmp_path / "ids"
+    with open(path, "wb") as f:
+        f.truncate(2 * 50_000_000)  # 50M ids (a sparse file of zeros)
+    ids = np.memmap(path, dtype="<u2", mode="r")
+    tracemalloc.start()
+    stream = LMStream(ids, 20, 35, sampling, random_offset=True)
+    first = next(iter(stream))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert first["x"].shape == (20, 35) and len(stream) >= 50_000_000 // (20 * 35) - 1
+    assert peak < 8 * 2**20  # a few bytes per window, not an array object per batch

@@ -79,3 +79,17 @@ def test_empty_batches_and_bad_input():
         CharCNN(10, 6, 4, kernel_size=2)
     with pytest.raises(ValueError, match="num_chars must be at least 2"):
         CharRNN(1, 6, 4)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.[a-z_]+` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("make", [lambda: CharRNN(10, 6, 5), lambda: CharCNN(10, 6, 5, 3)])
+def test_a_traced_encoder_takes_any_batch_and_width(make):
+    """In a graph every row is encoded at the full width (no value-dependent shapes): the
+    result equals eager's, padded words included, for sizes other than the traced ones."""
+    torch.manual_seed(0)
+    encoder = make().eval()
+    traced_on = _batch(WORDS[:2], 4).view(1, 2, 4)
+    traced = torch.jit.trace(encoder, traced_on, check_trace=False)
+    chars = torch.stack([_batch(WORDS, 6), _batch([[], [7, 7], [], [1]], 6)])  # (2, 4, 6)
+    torch.testing.assert_close(traced(chars), encoder(chars))
+    assert traced(chars)[1, 0].abs().sum() == 0  # a padded word is zeros

@@ -160,3 +160,14 @@ def test_config_and_build_errors_name_the_problem():
         Forecaster.from_config(ForecasterConfig(), 3, [3], horizon=2)
     with pytest.raises(ValueError, match="horizon must be at least 1"):
         Forecaster.from_config(ForecasterConfig(), 3, [0], horizon=0)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.[a-z_]+` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+def test_a_traced_forecaster_keeps_batch_and_window_dynamic(decoder):
+    torch.manual_seed(0)
+    model = Forecaster(2, [1], horizon=3, hidden_size=4, decoder=decoder).eval()
+    traced = torch.jit.trace(model, torch.randn(3, 7, 2), check_trace=False)
+    for shape in ((5, 7, 2), (1, 12, 2)):  # another batch size, a longer window
+        x = torch.randn(*shape)
+        torch.testing.assert_close(traced(x), model(x))

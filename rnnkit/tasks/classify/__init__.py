@@ -26,6 +26,7 @@ from rnnkit.tasks.classify.data import (
     read_table,
     train_batches,
 )
+from rnnkit.tasks.classify.export import ClassifyExport
 from rnnkit.tasks.classify.predictor import ClassifyPredictor, metrics, objective
 from rnnkit.tasks.registry import register_task
 from rnnkit.train.distributed import current_env
@@ -48,6 +49,7 @@ class ClassifyTask(Task):
     description = "text classification (AG News, IMDB, any CSV/TSV/JSONL)"
     config_class = ClassifyConfig
     predictor_class = ClassifyPredictor
+    export_class = ClassifyExport
     unit = "examples"
 
     def data(self, config: ClassifyConfig) -> TaskData:

@@ -22,6 +22,7 @@ from rnnkit.runs import Run
 from rnnkit.tasks.base import Task, TaskData
 from rnnkit.tasks.forecast.config import ForecastConfig, ForecastDataConfig
 from rnnkit.tasks.forecast.data import ForecastPipeline, SeriesData, prepare, read_series
+from rnnkit.tasks.forecast.export import ForecastExport
 from rnnkit.tasks.forecast.predictor import ForecastErrors, ForecastPredictor, objective
 from rnnkit.tasks.registry import register_task
 from rnnkit.train import MAE, MSE, ResumableLoader
@@ -46,6 +47,7 @@ class ForecastTask(Task):
     description = "time-series forecasting"
     config_class = ForecastConfig
     predictor_class = ForecastPredictor
+    export_class = ForecastExport
     unit = "values"
 
     def data(self, config: ForecastConfig) -> TaskData:

@@ -17,6 +17,7 @@ from rnnkit.tasks.base import Task, TaskData
 from rnnkit.tasks.lm import model as lm_model
 from rnnkit.tasks.lm.config import CHAR_CORPORA, LMConfig, LMDataConfig, level_of, tokenizer_name
 from rnnkit.tasks.lm.data import LMPipeline, build_pipeline, load_corpus, streams
+from rnnkit.tasks.lm.export import LMExport
 from rnnkit.tasks.lm.predictor import LMPredictor
 from rnnkit.tasks.registry import register_task
 from rnnkit.train import Callback, RunDir
@@ -42,6 +43,7 @@ class LanguageModelTask(Task):
     description = "language modelling and generation, word or character level"
     config_class = LMConfig
     predictor_class = LMPredictor
+    export_class = LMExport
 
     def data(self, config: LMConfig) -> TaskData:
         pretrained = None

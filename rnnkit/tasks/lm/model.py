@@ -109,7 +109,8 @@ def generate(
     elif not tokens:
         pick = torch.randint(len(vocab.specials), len(vocab), (1,), generator=generator)
         tokens = [vocab.token(int(pick))]
-    device = next(model.parameters()).device
+    weight = next(model.parameters(), None)  # none: a model of exported graphs, on the CPU
+    device = weight.device if weight is not None else torch.device("cpu")
     ids = pipeline.encode(pipeline.reading_order(tokens)).to(device)  # a backward model: reversed
     out = model.generate(ids, max_tokens, temperature, top_k, top_p, greedy, generator)
     # a backward model wrote what comes before the prompt: turn it back to text order

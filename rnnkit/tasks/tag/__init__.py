@@ -32,6 +32,7 @@ from rnnkit.tasks.base import Task, TaskData
 from rnnkit.tasks.registry import register_task
 from rnnkit.tasks.tag.config import TagConfig, TagDataConfig
 from rnnkit.tasks.tag.data import Pipeline, batches, load_splits, read_conll_file
+from rnnkit.tasks.tag.export import TagExport
 from rnnkit.tasks.tag.model import TagObjective, deterministic_algorithms, metrics
 from rnnkit.tasks.tag.predictor import TagPredictor
 from rnnkit.train import RunDir, Trainer, resolve_device
@@ -56,6 +57,7 @@ class TagTask(Task):
     description = "sequence tagging (NER, POS, per-frame labels), softmax or CRF"
     config_class = TagConfig
     predictor_class = TagPredictor
+    export_class = TagExport
     requires = ("seqeval",)
 
     def data(self, config: TagConfig) -> TaskData:

@@ -27,6 +27,7 @@ from rnnkit.tasks.translate.data import (
     load_pairs,
     training_batches,
 )
+from rnnkit.tasks.translate.export import TranslateExport
 from rnnkit.tasks.translate.predictor import TranslatePredictor, bleu_scores, metrics, objective
 
 __all__ = [
@@ -48,6 +49,7 @@ class TranslateTask(Task):
     description = "sequence-to-sequence translation with attention"
     config_class = TranslateConfig
     predictor_class = TranslatePredictor
+    export_class = TranslateExport
     requires = ("sacrebleu",)
 
     def data(self, config: TranslateConfig) -> TaskData:
