@@ -1,21 +1,28 @@
 """ULMFiT on IMDB with rnnkit, on a CPU: language models, fine-tuning, classifiers, ablations.
 
 Every stage is one ``rnnkit train`` command (printed before it runs; the stage's log is
-``OUT/<stage>.log``), and every classifier is scored once on the 25,000 test reviews with
-``rnnkit evaluate`` (an ensemble with ``rnnkit evaluate RUN --ensemble OTHER``). Stages run in
-the order given and skip what is done: a finished run is kept, an interrupted one resumes
-from its last checkpoint.
+``OUT/<stage>.log``), and every classifier is scored once on the test reviews with ``rnnkit
+evaluate`` (an ensemble with ``rnnkit evaluate RUN --ensemble OTHER``). Stages run in the order
+given and skip what is done: a finished run is kept, an interrupted one resumes from its last
+checkpoint.
 
 Usage::
 
     RNNKIT_DATA=../shared/data python benchmarks/ulmfit.py run lm-imdb-fwd clf-fwd --threads 1
-    python benchmarks/ulmfit.py list                 # the stages and their commands
+    python benchmarks/ulmfit.py list                 # the stages and their exact commands
     python benchmarks/ulmfit.py report               # the table of what has finished
 
-The model is a small AWD-LSTM (3 layers, 200 -> 400 -> 400 -> 200, tied, 10,000 words) and
-each stage reads a sample of its text, so that a stage takes tens of CPU minutes on two shared
-cores (the paper's model is 400 -> 1150 -> 1150 -> 400 with 60,000 words, pretrained on
-WikiText-103 and fine-tuned on all 100,000 IMDB reviews for many epochs on a GPU).
+``--budget small`` (the default; the README's figures) caps every stage so that it takes about
+20 minutes on one CPU thread: the language model reads 800 windows of 64 x 70 tokens (3.6M
+tokens, about 60% of the IMDB training text), a classifier 5 epochs of 160 batches of 32
+reviews (first 256 tokens), and every classifier is scored on the same 5,000 test reviews
+(a seeded sample, ``OUT/test-5000.csv``). ``--budget full`` lifts the caps: one whole pass of
+the language model over its text, whole classifier epochs, all 25,000 test reviews. Use
+another ``--out`` for each budget.
+
+The model is a small AWD-LSTM (3 layers, 200 -> 400 -> 400 -> 200, tied, 10,000 words); the
+paper's is 400 -> 1150 -> 1150 -> 400 with 60,000 words, pretrained on WikiText-103 and
+fine-tuned on all 100,000 IMDB reviews for many epochs on a GPU.
 """
 
 from __future__ import annotations
@@ -33,11 +40,23 @@ from pathlib import Path
 
 OUT = Path("runs/ulmfit")
 
-# The budget: two CPU cores shared with other jobs (often 4-10 runnable processes), so every
-# stage is cut to tens of CPU minutes. The language model is a small AWD-LSTM (3 layers,
-# 200 -> 400 -> 400 -> 200, tied, 10,000 words) with light dropout (it sees each token about
-# once), AR/TAR and one-cycle AdamW; each LM stage reads 600 windows of 64 x 70 tokens
-# (2.7M tokens: about 45% of the IMDB training text, or 1.3 passes over WikiText-2).
+
+@dataclass(frozen=True)
+class Budget:
+    """How much each stage reads: what makes a run fit the time of a CPU."""
+
+    lm_steps: int | None
+    """Steps of a language model's one epoch; None: one whole pass over its text."""
+    clf_steps: int | None
+    """Batches in each classifier epoch; None: whole epochs."""
+    test_sample: int | None
+    """Score every classifier on this many test reviews (seeded sample); None: all 25,000."""
+
+
+BUDGETS = {"small": Budget(800, 160, 5000), "full": Budget(None, None, None)}
+
+# The language model: a small AWD-LSTM (3 layers, 200 -> 400 -> 400 -> 200, tied, 10,000
+# words) with light dropout (it sees each token about once), AR/TAR and one-cycle AdamW.
 LM_MODEL = (
     "--cell lstm --encoder stacked --num-layers 3 --embedding-size 200 --hidden-size 400 "
     "--output-size 200 --tie-weights --dropout 0.1 --rnn-dropout 0.1 --input-dropout 0.1 "
@@ -46,22 +65,30 @@ LM_MODEL = (
 LM_TRAIN = (
     "--seq-len 70 --batch-size 64 --eval-batch-size 64 --optimizer adamw --lr 3e-3 "
     "--scheduler onecycle --weight-decay 0.01 --grad-clip 0.25 --checkpoint-every 100 "
-    "--epochs 1 --max-steps-per-epoch 600"
+    "--epochs 1"
 )
 LM_IMDB = "--dataset imdb --text unlabelled --valid-fraction 0.02 --max-vocab 10000 --min-freq 3"
 LM_WT2 = "--dataset wikitext2 --tokenizer words --max-vocab 7000"
 # the classifier on top: ULMFiT's concat pooling and dropouts (scaled down with the model),
-# gradual unfreezing over its 5 layer groups, discriminative rates, slanted triangular LRs;
-# each epoch reads 200 batches of 32 reviews (6,400 of the 23,750 training reviews, first
-# 256 tokens), 5 epochs in all
+# slanted triangular LRs; the first 256 tokens of each review, batches of 32, 5 epochs
 CLF = (
     "--dataset imdb --valid-fraction 0.05 --max-len 256 --batch-size 32 --eval-batch-size 128 "
     "--pooling concat --dropout 0.3 --input-dropout 0.1 --embed-dropout 0.02 --rnn-dropout 0.1 "
     "--weight-dropout 0.1 --optimizer adamw --lr 4e-3 --weight-decay 0.01 --scheduler stlr "
-    "--grad-clip 0.25 --patience none --checkpoint-every 100 --max-steps-per-epoch 200"
+    "--grad-clip 0.25 --patience none --checkpoint-every 100 --epochs 5"
 )
-ULMFIT = "--unfreeze gradual --lr-decay-per-layer 2.6 --epochs 5"
-FEW = "--text-col review --label-col sentiment --max-len 256 --batch-size 16"
+# from an LM: gradual unfreezing over its 5 layer groups, discriminative rates
+ULMFIT = "--unfreeze gradual --lr-decay-per-layer 2.6"
+# from scratch: the same network, built from the training reviews (the LM's vocabulary rules)
+SCRATCH = (
+    "--cell lstm --encoder stacked --num-layers 3 --embedding-size 200 --hidden-size 400 "
+    "--output-size 200 --max-vocab 10000 --min-freq 3"
+)
+FEW = "--max-len 256 --batch-size 16"
+
+
+def steps(n: int | None) -> str:
+    return f" --max-steps-per-epoch {n}" if n else ""
 
 
 @dataclass
@@ -75,16 +102,14 @@ class Stage:
     ensemble: str | None = None
     """Score this stage's classifier averaged with another's (no training of its own)."""
     evaluate: bool = True
-    data: str | None = None
-    """A data file the stage needs (written by the script): "few500"."""
-    scored_by: tuple[str, int] | None = None
-    """Scored as member ``i`` of an ensemble stage (one pass over the test set for all)."""
 
 
-def stages() -> dict[str, Stage]:
-    lm = f"rnnkit train lm {LM_MODEL} {LM_TRAIN}"
-    clf = f"rnnkit train classify {CLF}"
-    few_data = f"--data {OUT}/few500.csv --test-file {OUT}/test.csv {FEW}"
+def stages(budget: Budget) -> dict[str, Stage]:
+    lm = f"rnnkit train lm {LM_MODEL} {LM_TRAIN}{steps(budget.lm_steps)}"
+    clf = f"rnnkit train classify {CLF}{steps(budget.clf_steps)}"
+    test = f"--test-file {OUT}/test.csv " if budget.test_sample is None else ""
+    few = f"rnnkit train classify --data {OUT}/few500.csv {test}{FEW}"
+    few_clf = CLF.split("--pooling")[1].replace("--epochs 5", "--epochs 8")
     found = [
         Stage("lm-imdb-fwd", "LM on IMDB text, forward", f"{lm} {LM_IMDB}", evaluate=False),
         Stage(
@@ -106,14 +131,17 @@ def stages() -> dict[str, Stage]:
             "ULMFiT classifier, forward (IMDB LM)",
             f"{clf} {ULMFIT} --init-from {OUT}/lm-imdb-fwd",
             ["lm-imdb-fwd"],
-            scored_by=("ens-imdb", 0),
+        ),
+        Stage(
+            "clf-scratch",
+            "the same classifier from scratch (random weights, all layers, one rate)",
+            f"{clf} {SCRATCH}",
         ),
         Stage(
             "clf-bwd",
             "ULMFiT classifier, backward (IMDB LM)",
             f"{clf} {ULMFIT} --init-from {OUT}/lm-imdb-bwd",
             ["lm-imdb-bwd"],
-            scored_by=("ens-imdb", 1),
         ),
         Stage("ens-imdb", "forward + backward", "", ["clf-fwd", "clf-bwd"], ensemble="clf-bwd"),
         Stage(
@@ -131,39 +159,33 @@ def stages() -> dict[str, Stage]:
         Stage(
             "clf-all-fwd",
             "ablation: no gradual unfreezing (IMDB LM, all layers from the start)",
-            f"{clf} --unfreeze all --lr-decay-per-layer 2.6 --epochs 5 --lr 1e-3 "
-            f"--init-from {OUT}/lm-imdb-fwd",
+            f"{clf} --unfreeze all --lr-decay-per-layer 2.6 --init-from {OUT}/lm-imdb-fwd",
             ["lm-imdb-fwd"],
         ),
         Stage(
             "few500-ulmfit",
             "500 labelled reviews, ULMFiT (IMDB LM, forward)",
-            f"rnnkit train classify {few_data} {CLF.replace('--dataset imdb ', '')} "
-            f"--unfreeze gradual --lr-decay-per-layer 2.6 --epochs 8 "
-            f"--init-from {OUT}/lm-imdb-fwd".replace("--batch-size 32 ", "")
-            .replace("--valid-fraction 0.05 ", "")
-            .replace("--max-steps-per-epoch 200", ""),
+            f"{few} --pooling{few_clf} {ULMFIT} --init-from {OUT}/lm-imdb-fwd",
             ["lm-imdb-fwd"],
-            data="few500",
         ),
         Stage(
             "few500-scratch",
             "500 labelled reviews, from scratch (the task's default BiLSTM)",
-            f"rnnkit train classify {few_data} --epochs 20 --patience 5",
-            data="few500",
+            f"{few} --epochs 20 --patience 5",
         ),
     ]
     return {s.name: s for s in found}
 
 
-def write_few(out: Path, data_dir: str | None) -> None:
-    """``few500.csv``: 500 training reviews (250 per label, seeded); ``test.csv``: all 25,000
-    test reviews."""
+def write_tables(out: Path, data_dir: str | None, budget: Budget) -> None:
+    """``few500.csv``: 500 training reviews (250 per label, seeded); the test reviews every
+    classifier is scored on: ``test.csv`` (all 25,000) or ``test-N.csv`` (a seeded sample)."""
     import csv
 
     from rnnkit.data import imdb
 
-    if (out / "few500.csv").exists() and (out / "test.csv").exists():
+    test_name = test_file(budget).name
+    if (out / "few500.csv").exists() and (out / test_name).exists():
         return
     splits = imdb(data_dir)
     rng = random.Random(0)
@@ -172,14 +194,21 @@ def write_few(out: Path, data_dir: str | None) -> None:
         by_label.setdefault(label, []).append(text)
     chosen = [(t, label) for label, texts in by_label.items() for t in rng.sample(texts, 250)]
     rng.shuffle(chosen)
-    for name, rows in (("few500.csv", chosen), ("test.csv", splits["test"])):
+    tests = splits["test"]
+    if budget.test_sample is not None:
+        tests = random.Random(1).sample(tests, budget.test_sample)
+    for name, rows in (("few500.csv", chosen), (test_name, tests)):
         with open(out / name, "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["review", "sentiment"])
+            writer.writerow(["text", "label"])
             writer.writerows(rows)
 
 
-def run_stage(stage: Stage, threads: int, data_dir: str | None) -> None:
+def test_file(budget: Budget) -> Path:
+    return OUT / ("test.csv" if budget.test_sample is None else f"test-{budget.test_sample}.csv")
+
+
+def run_stage(stage: Stage, threads: int, data_dir: str | None, budget: Budget) -> None:
     run = OUT / stage.name
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     if data_dir:
@@ -201,13 +230,13 @@ def run_stage(stage: Stage, threads: int, data_dir: str | None) -> None:
         if code:
             raise SystemExit(f"{stage.name} failed (exit {code}); see {log.name}")
         print(f"  done in {time.time() - start:.0f} s", flush=True)
-    if not stage.evaluate or stage.scored_by is not None:
+    if not stage.evaluate:
         return
     scored = OUT / f"{stage.name}.test.json"
     if scored.exists():
         return
     target = OUT / (stage.after[0] if stage.ensemble else stage.name)
-    argv = ["rnnkit", "evaluate", str(target), "--split", "test"]
+    argv = ["rnnkit", "evaluate", str(target), *evaluate_on(budget)]
     if stage.ensemble:
         argv += ["--ensemble", str(OUT / stage.ensemble)]
     print("$", " ".join(argv), flush=True)
@@ -220,13 +249,20 @@ def run_stage(stage: Stage, threads: int, data_dir: str | None) -> None:
         raise SystemExit(f"evaluating {stage.name} failed; see {log.name}")
     values: dict = {}
     for line in result.stdout.splitlines():
-        key, _, value = line.partition(": ")
-        if key in ("loss", "accuracy", "macro_f1"):
-            values[key] = float(value)
-        elif key == "member_accuracy":
-            values[key] = json.loads(value)
+        key, _, value = line.partition(":")
+        if key.strip() in ("loss", "accuracy", "macro_f1"):
+            values[key.strip()] = float(value)
     values["evaluate_s"] = round(time.time() - start, 1)
     scored.write_text(json.dumps(values) + "\n", encoding="utf-8")
+    print(f"  {values}", flush=True)
+
+
+def evaluate_on(budget: Budget) -> list[str]:
+    """The ``rnnkit evaluate`` options that pick the test reviews: the run's test split, or
+    the sample every classifier of this budget is scored on."""
+    if budget.test_sample is None:
+        return ["--split", "test"]
+    return ["--data", str(test_file(budget))]
 
 
 def train_seconds(run: Path) -> float | None:
@@ -238,26 +274,25 @@ def train_seconds(run: Path) -> float | None:
     return sum(e.get("time_s", 0) for e in epochs if "epoch" in e)
 
 
-def report() -> None:
-    print("| stage | what | test acc. | train time | command |")
+def report(budget: Budget) -> None:
+    reviews = "all 25,000" if budget.test_sample is None else f"{budget.test_sample:,} sampled"
+    print(f"| stage | what | test acc. ({reviews} test reviews) | train time | command |")
     print("|---|---|---|---|---|")
-    for stage in stages().values():
+    for stage in stages(budget).values():
         run = OUT / stage.name
         scored = OUT / f"{stage.name}.test.json"
         acc = "not run"
-        if stage.scored_by is not None:
-            ensemble, i = stage.scored_by
-            scored = OUT / f"{ensemble}.test.json"
-            if scored.exists():
-                acc = f"{100 * json.loads(scored.read_text())['member_accuracy'][i]:.2f}%"
-        elif scored.exists():
+        if scored.exists():
             acc = f"{100 * json.loads(scored.read_text())['accuracy']:.2f}%"
         elif not stage.evaluate and (run / "model.safetensors").exists():
             acc = "(language model)"
         seconds = train_seconds(run)
-        took = f"{seconds / 60:.0f} min" if seconds else ""
-        command = stage.command or f"rnnkit evaluate {OUT / stage.after[0]} --ensemble ..."
-        print(f"| {stage.name} | {stage.what} | {acc} | {took} | `{command}` |")
+        took = f"{seconds / 60:.1f} min" if seconds else ""
+        command = stage.command or (
+            f"rnnkit evaluate {OUT / stage.after[0]} {' '.join(evaluate_on(budget))} "
+            f"--ensemble {OUT / stage.ensemble}"
+        )
+        print(f"| {stage.name} | {stage.what} | {acc} | {took} | `{command} --out {run}` |")
 
 
 def main() -> None:
@@ -265,31 +300,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=["run", "list", "report"])
     parser.add_argument("stages", nargs="*", help="stages to run, in order (default: all)")
+    parser.add_argument("--budget", choices=sorted(BUDGETS), default="small", help="see above")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--data-dir", help="datasets folder (default: $RNNKIT_DATA)")
     parser.add_argument("--out", default=str(OUT), help="where the runs go")
     args = parser.parse_args()
     OUT = Path(args.out)
     OUT.mkdir(parents=True, exist_ok=True)
-    table = stages()
+    budget = BUDGETS[args.budget]
+    table = stages(budget)
     if args.action == "list":
         for stage in table.values():
             print(f"{stage.name}: {stage.what}\n  {stage.command or '(evaluation only)'}")
         return
     if args.action == "report":
-        report()
+        report(budget)
         return
     unknown = [s for s in args.stages if s not in table]
     if unknown:
         raise SystemExit(f"unknown stage(s) {unknown}; see `list`")
+    data_dir = args.data_dir or os.environ.get("RNNKIT_DATA")
     for name in args.stages or list(table):
         stage = table[name]
         for need in stage.after:
             if table[need].ensemble is None and not (OUT / need / "model.safetensors").exists():
                 raise SystemExit(f"{name} needs {need} first: run it (`run {need}`)")
-        if stage.data == "few500":
-            write_few(OUT, args.data_dir or os.environ.get("RNNKIT_DATA"))
-        run_stage(stage, args.threads, args.data_dir)
+        if stage.evaluate:
+            write_tables(OUT, data_dir, budget)
+        run_stage(stage, args.threads, args.data_dir, budget)
 
 
 if __name__ == "__main__":
