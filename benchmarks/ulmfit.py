@@ -79,10 +79,11 @@ CLF = (
 )
 # from an LM: gradual unfreezing over its 5 layer groups, discriminative rates
 ULMFIT = "--unfreeze gradual --lr-decay-per-layer 2.6"
-# from scratch: the same network, built from the training reviews (the LM's vocabulary rules)
+# from scratch: the same network (one direction, as the LM's: the task's default is two),
+# built from the training reviews with the LM's vocabulary rules
 SCRATCH = (
     "--cell lstm --encoder stacked --num-layers 3 --embedding-size 200 --hidden-size 400 "
-    "--output-size 200 --max-vocab 10000 --min-freq 3"
+    "--output-size 200 --no-bidirectional --max-vocab 10000 --min-freq 3"
 )
 FEW = "--max-len 256 --batch-size 16"
 
