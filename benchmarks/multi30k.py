@@ -11,6 +11,12 @@ time is the sum of the epochs' times from the run's checkpoint, so it counts eve
 resumed run.
 
     RNNKIT_DATA=../shared/data python benchmarks/multi30k.py --configs bahdanau luong none
+    # subwords against words, same budget: byte-level BPE of 8,000 pieces per language
+    RNNKIT_DATA=../shared/data python benchmarks/multi30k.py --configs bahdanau --epochs 2 \
+        --tokenizer words bpe --runs runs/multi30k-bpe
+
+Runs with another tokenizer than ``words`` go to ``RUNS/<name>-<tokenizer>``; BLEU is counted
+on words for every tokenizer (the subword runs' output is detokenised exactly first).
 
 Published (tokenised, lower-cased, greedy; bentrevett/pytorch-seq2seq): GRU enc-dec 20.6,
 BiGRU + Bahdanau attention 28.3, LSTM enc-dec 13.8.
@@ -65,9 +71,9 @@ def epoch_times(out: Path) -> list[float]:
     return [round(float(h["time_s"]), 1) for h in state["history"]]
 
 
-def run_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_config(name: str, args: argparse.Namespace, tokenizer: str = "words") -> dict[str, Any]:
     """Train (unless done before) and evaluate one configuration; returns its results."""
-    out = Path(args.runs) / name
+    out = Path(args.runs) / (name if tokenizer == "words" else f"{name}-{tokenizer}")
     record_path = out / "benchmark.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     if "train_s" not in record:
@@ -83,7 +89,11 @@ def run_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
             max_steps_per_epoch=1 if args.dry_run else None,
         )
         data = translate.TranslateDataConfig(
-            dataset="multi30k", data_dir=args.data_dir, batch_size=args.batch_size
+            dataset="multi30k",
+            data_dir=args.data_dir,
+            batch_size=args.batch_size,
+            tokenizer=tokenizer,  # type: ignore[arg-type]
+            vocab_size=args.vocab_size,
         )
         config = translate.TranslateConfig(data=data, model=model, trainer=trainer)
         get_task("translate").train(config, out, resume=(out / "checkpoint" / "last").exists())
@@ -93,6 +103,7 @@ def run_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
             "epochs": args.epochs,
             "batch_size": args.batch_size,
             "threads": torch.get_num_threads(),
+            "tokenizer": tokenizer,
         }
         record_path.write_text(json.dumps(record, indent=2) + "\n")
     if "epoch_s" not in record:  # written before resumed runs counted their earlier epochs
@@ -109,23 +120,25 @@ def run_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     lines = [
-        "| configuration | attention | epochs | train time | test ppl "
+        "| configuration | attention | tokens | epochs | train time | test ppl "
         "| BLEU tok greedy | BLEU tok beam | sacreBLEU greedy | sacreBLEU beam |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, r in results.items():
+    for (name, tokenizer), r in results.items():
         t = r["test"]
         beam = next(k for k in t if k.startswith("bleu_tokenized_beam")).rsplit("_", 1)[1]
         attention = CONFIGS[name].get("attention")
         score = CONFIGS[name].get("attention_score")
         lines.append(
-            f"| {name} | {attention}{f' ({score})' if score else ''} | {r['epochs']} "
+            f"| {name} | {attention}{f' ({score})' if score else ''} | {tokenizer} | {r['epochs']} "
             f"| {r['train_s'] / 60:.0f} min | {t['perplexity']:.2f} "
             f"| {t['bleu_tokenized_greedy']:.2f} | {t[f'bleu_tokenized_{beam}']:.2f} "
             f"| {t['bleu_greedy']:.2f} | {t[f'bleu_{beam}']:.2f} |"
         )
     for label, attention, greedy, beam in PUBLISHED:
-        lines.append(f"| {label} | {attention} | 10 | | | {greedy} | {beam or '-'} | - | - |")
+        lines.append(
+            f"| {label} | {attention} | words | 10 | | | {greedy} | {beam or '-'} | - | - |"
+        )
     signature = next(iter(results.values()))["test"]["bleu_signature"]
     return "\n".join(lines) + f"\n\nsacreBLEU signature: {signature}"
 
@@ -144,11 +157,25 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, help="torch threads (1 is fastest on a busy 2-core CPU)"
     )
+    parser.add_argument(
+        "--tokenizer",
+        nargs="+",
+        default=["words"],
+        choices=["words", "bpe", "unigram"],
+        help="tokenizers to compare (words: lower-cased words; bpe/unigram: subwords)",
+    )
+    parser.add_argument(
+        "--vocab-size", type=int, default=8000, help="subword pieces per language (bpe/unigram)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="one batch per config")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    results = {name: run_config(name, args) for name in args.configs}
+    results = {
+        (name, tokenizer): run_config(name, args, tokenizer)
+        for name in args.configs
+        for tokenizer in args.tokenizer
+    }
     print(f"Multi30k de->en, test 2016; {torch.get_num_threads()} torch threads")
     print(table(results))
 

@@ -59,15 +59,21 @@ def _load(args: argparse.Namespace, needs: str | None = None) -> Any:
     return predictor
 
 
+def _ensembled(args: argparse.Namespace, predictor: Any) -> Any:
+    """The predictor, averaged with the runs of ``--ensemble`` when given."""
+    return predictor.ensemble(*args.ensemble) if args.ensemble else predictor
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    results = _load(args).evaluate(args.split, args.data, dry_run=args.dry_run)
+    predictor = _ensembled(args, _load(args))
+    results = predictor.evaluate(args.split, args.data, dry_run=args.dry_run)
     _print_results(results)
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
     _check_output(args)
-    predictor = _load(args)
+    predictor = _ensembled(args, _load(args))
     inputs = predictor.read_inputs(args.text, args.input, args.input_field)
     options = {k: getattr(args, k) for k in ("top_k", "plot") if getattr(args, k) is not None}
     records = predictor.predict(inputs[:1] if args.dry_run else inputs, **options)
@@ -285,6 +291,17 @@ def _add_input(p: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _add_ensemble(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ensemble",
+        action="append",
+        default=[],
+        metavar="RUN_DIR",
+        help="average the class probabilities with this classify run's (e.g. the backward "
+        "classifier of a forward one); repeatable",
+    )
+
+
 def _add_train(sub: argparse._SubParsersAction, wanted: str | None) -> None:
     """``train TASK``; only the task named on the command line gets its many flags, so other
     commands do not pay for building them."""
@@ -336,6 +353,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", help="split of the run's dataset (default: test)")
     p.add_argument("--data", metavar="FILE", help="evaluate on this file instead of a split")
     p.add_argument("--dry-run", action="store_true", help="evaluate one batch only")
+    _add_ensemble(p)
     _add_import(p)
     _command(p, _evaluate)
 
@@ -346,6 +364,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, help="show the k most likely labels / tokens")
     p.add_argument("--plot", metavar="PNG", help="forecast: plot the prediction to this file")
     p.add_argument("--dry-run", action="store_true", help="predict the first input only")
+    _add_ensemble(p)
     _add_import(p)
     _command(p, _predict)
 

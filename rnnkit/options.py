@@ -209,9 +209,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def config_from_args(
     cls: type[C], args: argparse.Namespace, base: Mapping[str, Any] | None = None
 ) -> C:
-    """Resolve a config: defaults < ``base`` (e.g. a config file) < flags given in ``args``.
+    """Resolve a config: defaults < a preset < ``base`` (e.g. a config file) < flags given in
+    ``args``.
 
-    A config file may be nested by section or flat (leaf names at the top level).
+    A config file may be nested by section or flat (leaf names at the top level). A config
+    class with a ``preset`` field and a ``presets()`` classmethod (name -> options by section)
+    takes the named preset's options as defaults.
     """
     data = _nest(cls, dict(base or {}))
     for path, _, hint in leaf_fields(cls):
@@ -224,7 +227,29 @@ def config_from_args(
             if typing.get_origin(hint) is dict:  # repeated KEY=VALUE flags add to the file's
                 value = {**node.get(path[-1], {}), **dict(value)}
             node[path[-1]] = value
-    return cls.from_dict(data)
+    return cls.from_dict(with_preset(cls, data))
+
+
+def with_preset(cls: type[Config], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` over the options of the preset it names (``data["preset"]``), if any."""
+    name = data.get("preset")
+    presets = getattr(cls, "presets", None)
+    if name is None or presets is None:
+        return data
+    known = presets()
+    if name not in known:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(known)}")
+    return _merged(known[name], data)
+
+
+def _merged(under: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(under)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def option_names(cls: type[Config]) -> dict[str, tuple[str, ...]]:

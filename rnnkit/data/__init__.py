@@ -40,7 +40,7 @@ from rnnkit.data.encoding import (
 from rnnkit.data.files import DataError
 from rnnkit.data.frames import read_frames
 from rnnkit.data.human_numbers import human_numbers, number_to_words
-from rnnkit.data.imdb import imdb
+from rnnkit.data.imdb import imdb, imdb_unlabelled
 from rnnkit.data.labels import LabelMap
 from rnnkit.data.large_corpora import (
     one_billion_words,
@@ -105,6 +105,7 @@ __all__ = [
     "get_tokenizer",
     "human_numbers",
     "imdb",
+    "imdb_unlabelled",
     "iter_tokens",
     "jay_chou_lyrics",
     "lazy_classification",

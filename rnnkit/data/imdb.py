@@ -9,7 +9,10 @@ negative (rating 1-4). No validation split is defined; carve one out of train.
 
 Examples are ``(text, label)`` with ``label`` ``"neg"`` or ``"pos"``; the text is the review as
 written (it contains ``<br />`` tags, which the ``words`` tokenizer removes). Order: negative
-reviews then positive ones, each by review id. Unlabelled reviews (``train/unsup``) are ignored.
+reviews then positive ones, each by review id. The labelled loaders ignore the 50,000
+unlabelled reviews (``train/unsup``); :func:`imdb_unlabelled` reads them, with the training
+reviews and never the test ones, as text for language modelling (ULMFiT fine-tunes its
+language model on exactly these).
 
 Accepted sources, looked for in this order in the data folder (or given directly as
 ``data_dir``):
@@ -47,6 +50,8 @@ REMOTE = Remote(
 )
 # aclImdb/<split>/<label>/<id>_<rating>.txt, possibly under a leading "./"
 _MEMBER = re.compile(r"^(?:\./)?(?:.*/)?aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+
+_UNSUP = re.compile(r"^(?:\./)?(?:.*/)?aclImdb/train/unsup/(\d+)_\d+\.txt$")
 
 Examples = list[tuple[str, str]]
 
@@ -193,3 +198,65 @@ def imdb(
     if source.suffix.lower() == ".csv":
         return read_imdb_csv(source, wanted, errors)
     return read_imdb_archive(source, wanted, errors)
+
+
+def imdb_unlabelled(
+    data_dir: PathLike | None = None, errors: Errors = "strict"
+) -> tuple[list[str], int]:
+    """The review texts IMDB offers for unsupervised training: the 25,000 training reviews and
+    the 50,000 unlabelled ones (``train/unsup``), never the test reviews.
+
+    Copies without ``train/unsup`` (the repacked ``aclImdb_labeled.tar.gz``, the 50,000-review
+    CSV) give the training reviews only; the second value says how many unlabelled reviews
+    were found.
+
+    Args:
+        data_dir: as for :func:`imdb`.
+        errors: ``"strict"`` or ``"replace"`` for bytes that are not UTF-8.
+
+    Returns:
+        ``(texts, unsup)``: the texts (training reviews, negative then positive by id, then
+        the unlabelled ones by id) and the number of unlabelled reviews among them.
+    """
+    given = Path(data_dir) if data_dir is not None else None
+    if given is not None and (given.is_file() or (given / "train").is_dir()):
+        source = given
+    else:
+        folder = resolve_data_dir(FOLDER, data_dir, ("aclImdb", *ARCHIVES, CSV_NAME))
+        if (folder / "aclImdb").is_dir():
+            source = folder / "aclImdb"
+        else:
+            source = find_or_download(
+                folder, ARCHIVES[0], REMOTE, alternatives=(*ARCHIVES[1:], CSV_NAME)
+            )
+    if source.is_dir():
+        train = [text for text, _ in read_imdb_folder(source, ["train"], errors)["train"]]
+        folder = source / "train" / "unsup"
+        files = sorted(
+            (int(f.name.split("_", 1)[0]), f)
+            for f in (folder.glob("*_*.txt") if folder.is_dir() else ())
+            if f.name.split("_", 1)[0].isdigit()
+        )
+        unsup = [read_text(f, errors) for _, f in files]
+        return train + unsup, len(unsup)
+    if source.suffix.lower() == ".csv":
+        return [text for text, _ in read_imdb_csv(source, ["train"], errors)["train"]], 0
+    labelled: dict[str, list[tuple[str, int, str]]] = {"train": []}
+    found: list[tuple[int, str]] = []
+    with tarfile.open(source, "r:*") as archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            match, unsup_match = _MEMBER.match(member.name), _UNSUP.match(member.name)
+            if (match is None or match[1] != "train") and unsup_match is None:
+                continue
+            f = archive.extractfile(member)
+            assert f is not None  # a regular file always has content
+            text = decode(f.read(), f"{source}:{member.name}", errors)
+            if unsup_match is not None:
+                found.append((int(unsup_match[1]), text))
+            else:
+                labelled["train"].append((match[2], int(match[3]), text))  # type: ignore[index]
+    _check_counts(labelled, source)
+    train = [text for text, _ in _sorted(labelled, ["train"])["train"]]
+    return train + [text for _, text in sorted(found)], len(found)

@@ -152,6 +152,30 @@ class Vocab:
             kept = kept[: max_size - len(specials)]
         return cls([specials[r] for r in roles] + kept, specials)
 
+    def extended(
+        self, token_streams: Iterable[Iterable[str]], min_freq: int = 1, max_size: int | None = None
+    ) -> Vocab:
+        """This vocabulary with the frequent new tokens of more data appended (every old token
+        keeps its id: a model trained on this vocabulary reads the extended one unchanged).
+
+        Args:
+            token_streams: token sequences of the new data. Consumed once.
+            min_freq: add only tokens seen at least this often there.
+            max_size: the largest size of the result (it never shrinks below this one's);
+                the most frequent new tokens are added first, ties in order of first occurrence.
+
+        Returns:
+            A Vocab: this one's tokens, then the new ones by decreasing frequency.
+        """
+        if min_freq < 1:
+            raise ValueError(f"min_freq must be at least 1, got {min_freq}")
+        counts: Counter[str] = Counter()
+        for stream in token_streams:
+            counts.update(t for t in stream if t not in self._index)
+        room = None if max_size is None else max(0, max_size - len(self))
+        new = [t for t, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n >= min_freq]
+        return Vocab(self._tokens + new[:room], self._specials)
+
     # ------------------------------------------------------------------ lookups
 
     def __len__(self) -> int:

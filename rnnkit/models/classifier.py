@@ -12,6 +12,8 @@ of each sequence:
 * ``attention``: :class:`rnnkit.layers.attention.AttentionPool`, a learned query whose weights
   are exactly zero on padding (word-level attention of Yang et al., "Hierarchical Attention
   Networks for Document Classification", NAACL 2016).
+* ``concat``: ``last``, ``max`` and ``mean`` side by side (ULMFiT's concat pooling, Howard &
+  Ruder, ACL 2018): three times as many features.
 
 The head has one logit per class and is trained with softmax cross-entropy, binary tasks
 included. A two-way softmax is the sigmoid of the difference of its two logits, so one logit
@@ -32,14 +34,15 @@ from torch import Tensor, nn
 from rnnkit.cells import available_cells
 from rnnkit.cells.base import State
 from rnnkit.config import Config, check_choice, check_positive, check_probability
-from rnnkit.layers import BACKENDS, Recurrent
+from rnnkit.layers import BACKENDS
 from rnnkit.layers.attention import AttentionPool
 from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout
 from rnnkit.models.cell_options import CellOptions, check_cell_options
+from rnnkit.models.encoders import EncoderKind, build_encoder, check_encoder, output_features
 from rnnkit.models.plain import plain_config, size_of
 from rnnkit.sequences import pad, pool
 
-Pooling = Literal["last", "mean", "max", "attention"]
+Pooling = Literal["last", "mean", "max", "attention", "concat"]
 POOLINGS: tuple[str, ...] = get_args(Pooling)
 
 
@@ -59,10 +62,16 @@ class ClassifierConfig(Config):
     """Features of each direction's recurrent state."""
     num_layers: int = 1
     """Stacked recurrent layers."""
+    encoder: EncoderKind = "recurrent"
+    """recurrent: one Recurrent of equal layers; stacked: one layer after another, the top one
+    output_size wide, locked dropout between them (AWD-LSTM's encoder, e.g. from --init-from)."""
+    output_size: int | None = None
+    """Stacked encoder: hidden size of the top layer (None: hidden_size)."""
     bidirectional: bool = True
     """Read each text both ways (the pooled features then have 2 x hidden_size values)."""
     pooling: Pooling = "max"
-    """How the steps become one vector: last (final states), mean, max, or attention."""
+    """How the steps become one vector: last (final states), mean, max, attention, or concat
+    (last, max and mean side by side, as ULMFiT)."""
     dropout: float = 0.5
     """Dropout on the pooled features, before the linear head."""
     rnn_dropout: float = 0.0
@@ -71,6 +80,8 @@ class ClassifierConfig(Config):
     """Locked (variational) dropout on the embeddings: the same features dropped at every step."""
     embed_dropout: float = 0.0
     """Drop whole word types from the embedding table (AWD-LSTM's embedding dropout)."""
+    weight_dropout: float = 0.0
+    """DropConnect on the recurrent hidden-to-hidden weights (AWD-LSTM)."""
     freeze_embeddings: bool = False
     """Keep the embedding table fixed during training (for pretrained --vectors)."""
     backend: str = "auto"
@@ -84,12 +95,19 @@ class ClassifierConfig(Config):
         check_choice(self, "backend", BACKENDS)
         check_positive(self, "embedding_size", "hidden_size", "num_layers")
         check_probability(self, "dropout", "rnn_dropout", "input_dropout", "embed_dropout")
+        check_probability(self, "weight_dropout")
         check_cell_options(self.cell, self.cell_options)
+        check_encoder(self.encoder, self.hidden_size, self.output_size, "ClassifierConfig")
+
+    @property
+    def features_size(self) -> int:
+        """Features of each encoder output step: the top layer's size x directions."""
+        return output_features(self.encoder, self.hidden_size, self.output_size, self.bidirectional)
 
     @property
     def pooled_size(self) -> int:
-        """Features of the pooled vector: hidden_size x directions (any pooling)."""
-        return self.hidden_size * (2 if self.bidirectional else 1)
+        """Features of the pooled vector: the encoder's features (three times that for concat)."""
+        return self.features_size * (3 if self.pooling == "concat" else 1)
 
 
 # ---------------------------------------------------------------- pooling
@@ -106,8 +124,11 @@ class FinalStatePool(nn.Module):
         super().__init__()
         self.num_directions = num_directions
 
-    def forward(self, out: Tensor, lengths: Tensor | None, state: State) -> Tensor:
-        """``state`` in torch.nn's layout ``(layers * directions, B, H)`` -> ``(B, D * H)``."""
+    def forward(self, out: Tensor, lengths: Tensor | None, state: State | list) -> Tensor:
+        """``state`` in torch.nn's layout ``(layers * directions, B, H)`` (a stacked encoder's:
+        a list of them, one per layer) -> ``(B, D * H)``."""
+        if isinstance(state, list):  # StackedRecurrent: the top layer's state
+            state = state[-1]
         h = state[0] if isinstance(state, tuple) else state  # LSTM-like cells: (h, c)
         return h[-self.num_directions :].transpose(0, 1).flatten(1)
 
@@ -152,10 +173,33 @@ class AttentionStepPool(nn.Module):
         return self.attention(out, lengths)
 
 
+class ConcatPool(nn.Module):
+    """``concat`` pooling: ``[last, max, mean]`` over the real steps (ULMFiT), ``(B, 3 * F)``.
+
+    Args:
+        num_directions: 1 or 2, as in the encoder (``last`` reads each direction's final state).
+    """
+
+    def __init__(self, num_directions: int) -> None:
+        super().__init__()
+        self.last = FinalStatePool(num_directions)
+
+    def forward(self, out: Tensor, lengths: Tensor | None, state: State | list) -> Tensor:
+        """``out`` ``(B, T, F)`` -> ``(B, 3 * F)``."""
+        parts = (
+            self.last(out, lengths, state),
+            pool(out, lengths, "max"),
+            pool(out, lengths, "mean"),
+        )
+        return torch.cat(parts, dim=-1)
+
+
 def make_pooling(mode: str, num_directions: int, size: int) -> nn.Module:
     """The pooling module for a :data:`Pooling` name."""
     if mode == "last":
         return FinalStatePool(num_directions)
+    if mode == "concat":
+        return ConcatPool(num_directions)
     if mode in ("mean", "max"):
         return StepPool(mode)  # type: ignore[arg-type]
     if mode == "attention":
@@ -258,19 +302,22 @@ class SequenceClassifier(nn.Module):
         embedding: nn.Module = table
         if config.embed_dropout:
             embedding = EmbeddingDropout(table, config.embed_dropout)
-        encoder = Recurrent(
+        encoder = build_encoder(
+            config.encoder,
             config.cell,
             config.embedding_size,
             config.hidden_size,
             config.num_layers,
+            output_size=config.output_size,
             bidirectional=config.bidirectional,
-            dropout=config.rnn_dropout if config.num_layers > 1 else 0.0,
-            backend=config.backend,  # type: ignore[arg-type]
+            dropout=config.rnn_dropout,
+            weight_dropout=config.weight_dropout,
+            backend=config.backend,
             deterministic=config.deterministic,
-            **config.cell_options,
+            cell_options=config.cell_options,
         )
         directions = 2 if config.bidirectional else 1
-        pooling = make_pooling(config.pooling, directions, config.pooled_size)
+        pooling = make_pooling(config.pooling, directions, config.features_size)
         head = nn.Linear(config.pooled_size, num_classes)
         return cls(embedding, encoder, pooling, head, config.input_dropout, config.dropout)
 

@@ -1,8 +1,10 @@
-"""A recurrent language model: embedding -> Recurrent -> dropout -> linear over the vocabulary.
+"""A recurrent language model: embedding -> recurrent encoder -> dropout -> linear over the
+vocabulary.
 
 Optional AWD-LSTM regularisation (Merity, Keskar & Socher, ICLR 2018): embedding dropout,
-locked dropout on the embeddings and on the outputs, DropConnect on the recurrent weights, and
-weight tying (Press & Wolf, 2017; Inan et al., 2017).
+locked dropout on the embeddings and on the outputs, DropConnect on the recurrent weights, a
+stacked encoder whose last layer is as wide as the embedding with locked dropout between the
+layers (``encoder="stacked"``), and weight tying (Press & Wolf, 2017; Inan et al., 2017).
 
 Large vocabularies: an adaptive softmax decoder (Grave et al., 2017) and adaptive input
 embeddings (Baevski & Auli, 2019), tied together with ``tie_weights``; train with
@@ -21,11 +23,12 @@ from torch import Tensor, nn
 from rnnkit.cells import available_cells
 from rnnkit.config import Config, check_choice, check_positive, check_probability
 from rnnkit.decoding import next_token
-from rnnkit.layers import BACKENDS, Recurrent
-from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout, WeightDrop
+from rnnkit.layers import BACKENDS
+from rnnkit.layers.dropout import EmbeddingDropout, LockedDropout
 from rnnkit.models.adaptive_input import adaptive_layers
 from rnnkit.models.adaptive_softmax import Projected
 from rnnkit.models.cell_options import CellOptions, check_cell_options
+from rnnkit.models.encoders import EncoderKind, build_encoder, check_encoder, output_features
 from rnnkit.models.inputs import OneHot
 from rnnkit.models.norm import FlatBatchNorm
 from rnnkit.models.plain import plain_config, size_of
@@ -44,6 +47,12 @@ class LanguageModelConfig(Config):
     """Features of the recurrent state."""
     num_layers: int = 2
     """Stacked recurrent layers."""
+    encoder: EncoderKind = "recurrent"
+    """recurrent: one Recurrent of equal layers (torch.nn's kernels); stacked: one layer after
+    another, the top one output_size wide, locked dropout between them (AWD-LSTM)."""
+    output_size: int | None = None
+    """Stacked encoder: hidden size of the top layer (AWD-LSTM: the embedding size, so the
+    decoder ties without a projection); None: hidden_size."""
     cell_options: CellOptions = field(
         default_factory=dict, metadata={"aliases": ("--cell-option",)}
     )
@@ -53,7 +62,8 @@ class LanguageModelConfig(Config):
     dropout: float = 0.0
     """Dropout between recurrent layers and on the outputs before the decoder."""
     rnn_dropout: float | None = None
-    """Dropout between recurrent layers only, if different from dropout (None: dropout)."""
+    """Dropout between recurrent layers only, if different from dropout (None: dropout); locked
+    for a stacked encoder (AWD-LSTM's hidden dropout)."""
     output_norm: Literal["none", "batch"] = "none"
     """Normalise the recurrent outputs before the decoder: batch = BatchNorm over every step."""
     input_dropout: float = 0.0
@@ -88,6 +98,7 @@ class LanguageModelConfig(Config):
         if self.rnn_dropout is not None:
             check_probability(self, "rnn_dropout")
         check_cell_options(self.cell, self.cell_options)
+        check_encoder(self.encoder, self.hidden_size, self.output_size, "LanguageModelConfig")
         if self.one_hot and (self.tie_weights or self.embed_dropout):
             raise ValueError("one_hot inputs have no embedding table to tie or drop from")
         check_choice(self, "softmax", ("full", "adaptive"))
@@ -110,6 +121,11 @@ class LanguageModelConfig(Config):
     def input_size(self) -> int | None:
         """Features of each input step (None: one per vocabulary entry, with one_hot)."""
         return None if self.one_hot else self.embedding_size
+
+    @property
+    def features_size(self) -> int:
+        """Features of each encoder output step (what the decoder reads)."""
+        return output_features(self.encoder, self.hidden_size, self.output_size)
 
 
 class LanguageModel(nn.Module):
@@ -162,7 +178,7 @@ class LanguageModel(nn.Module):
         """Build the parts a config describes."""
         if config.softmax == "adaptive" or config.input_embedding == "adaptive":
             adaptive = (config.softmax == "adaptive", config.input_embedding == "adaptive")
-            sizes = (vocab_size, config.embedding_size, config.hidden_size)
+            sizes = (vocab_size, config.embedding_size, config.features_size)
             embed, out = adaptive_layers(*sizes, config.cutoffs, config.div_value, *adaptive,
                                          config.tie_weights)  # fmt: skip
             if config.one_hot:  # one-hot inputs into an adaptive softmax
@@ -174,16 +190,13 @@ class LanguageModel(nn.Module):
         else:
             embedding = nn.Embedding(vocab_size, config.embedding_size)
         encoder = _encoder(config, vocab_size)
-        linear = nn.Linear(
-            config.embedding_size if config.tie_weights else config.hidden_size, vocab_size
-        )
+        features = config.features_size
+        linear = nn.Linear(config.embedding_size if config.tie_weights else features, vocab_size)
         decoder: nn.Module = linear
         if config.tie_weights:
             linear.weight = embedding.weight
-            if config.hidden_size != config.embedding_size:
-                decoder = nn.Sequential(
-                    nn.Linear(config.hidden_size, config.embedding_size), linear
-                )
+            if features != config.embedding_size:
+                decoder = nn.Sequential(nn.Linear(features, config.embedding_size), linear)
         return cls._finish(config, embedding, encoder, decoder)
 
     @classmethod
@@ -198,22 +211,26 @@ class LanguageModel(nn.Module):
             for p in [*embedding.parameters(), *encoder.parameters(), *decoder.parameters()]:
                 nn.init.uniform_(p, -config.init_range, config.init_range)
         if config.output_norm == "batch":  # after init_range: BatchNorm keeps its own init
-            norm = FlatBatchNorm(config.hidden_size)
+            norm = FlatBatchNorm(config.features_size)
             decoder = (
                 Projected(norm, decoder) if is_adaptive(decoder) else nn.Sequential(norm, decoder)
             )
         if config.embed_dropout:
             embedding = EmbeddingDropout(embedding, config.embed_dropout)  # type: ignore[arg-type]
-        if config.weight_dropout:
-            encoder = WeightDrop(encoder, config.weight_dropout)
         return cls(embedding, encoder, decoder, config.input_dropout, config.dropout)
+
+    def hidden(
+        self, ids: Tensor, state: object | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, object]:
+        """The encoder's outputs ``(B, T, H)`` before the output dropout, and its final state."""
+        x = self.input_dropout(self.embedding(ids))
+        return self.encoder(x, lengths=lengths, state=state)
 
     def features(
         self, ids: Tensor, state: object | None = None, lengths: Tensor | None = None
     ) -> tuple[Tensor, object]:
         """What the decoder reads: ``(B, T, H)`` encoder outputs (after output dropout)."""
-        x = self.input_dropout(self.embedding(ids))
-        out, state = self.encoder(x, lengths=lengths, state=state)
+        out, state = self.hidden(ids, state, lengths)
         return self.output_dropout(out), state
 
     def forward(
@@ -222,7 +239,8 @@ class LanguageModel(nn.Module):
         state: object | None = None,
         lengths: Tensor | None = None,
         targets: Tensor | None = None,
-    ) -> tuple[Any, object]:
+        outputs: bool = False,
+    ) -> tuple[Any, ...]:
         """Scores of the next token at every step.
 
         The contract every runtime relies on (export, serving, the predictors): called as
@@ -240,15 +258,20 @@ class LanguageModel(nn.Module):
                 log-likelihood, and the most likely tokens) instead of the scores; an adaptive
                 softmax then never builds the ``(B, T, V)`` scores (nor, in training, the most
                 likely tokens).
+            outputs: also return the encoder outputs ``(raw, dropped)``, each ``(B, T, H)``,
+                before and after the output dropout (for AR/TAR regularisation).
 
         Returns:
-            ``scores`` ``(B, T, V)`` (or ``TokenScores`` when ``targets`` is given) and the
-            final encoder state.
+            ``scores`` ``(B, T, V)`` (or ``TokenScores`` when ``targets`` is given), the final
+            encoder state (and ``(raw, dropped)`` when ``outputs``).
         """
-        out, state = self.features(ids, state, lengths)
+        raw, state = self.hidden(ids, state, lengths)
+        dropped = self.output_dropout(raw)
         if targets is None:
-            return self.decoder(out), state
-        return score_targets(self.decoder, out, targets, predict=not self.training), state
+            scores = self.decoder(dropped)
+        else:
+            scores = score_targets(self.decoder, dropped, targets, predict=not self.training)
+        return (scores, state, (raw, dropped)) if outputs else (scores, state)
 
     def loss(
         self,
@@ -349,13 +372,16 @@ class LanguageModel(nn.Module):
 
 def _encoder(config: LanguageModelConfig, vocab_size: int) -> nn.Module:
     between = config.dropout if config.rnn_dropout is None else config.rnn_dropout
-    return Recurrent(
+    return build_encoder(
+        config.encoder,
         config.cell,
         config.input_size or vocab_size,
         config.hidden_size,
         config.num_layers,
-        dropout=between if config.num_layers > 1 else 0.0,
-        backend=config.backend,  # type: ignore[arg-type]
+        output_size=config.output_size,
+        dropout=between,
+        weight_dropout=config.weight_dropout,
+        backend=config.backend,
         deterministic=config.deterministic,
-        **config.cell_options,
+        cell_options=config.cell_options,
     )

@@ -37,10 +37,11 @@ from torch.nn import functional as F
 
 from rnnkit.cells import available_cells
 from rnnkit.config import Config, check_choice, check_positive, check_probability
-from rnnkit.layers import BACKENDS, Recurrent
+from rnnkit.layers import BACKENDS
 from rnnkit.layers.crf import CRF, REDUCTIONS, Reduction, Scheme, bio_constraints
 from rnnkit.models.cell_options import CellOptions, check_cell_options
 from rnnkit.models.char_encoder import CharCNN, CharEncoder, CharRNN
+from rnnkit.models.encoders import EncoderKind, build_encoder, check_encoder, output_features
 from rnnkit.sequences import check_lengths, lengths_to_mask
 
 CharEncoderName = Literal["none", "lstm", "gru", "cnn"]
@@ -90,6 +91,11 @@ class TaggerConfig(Config):
     epochs, 89.9 with 100 and 15)."""
     num_layers: int = 1
     """Stacked recurrent layers."""
+    encoder: EncoderKind = "recurrent"
+    """recurrent: one Recurrent of equal layers; stacked: one layer after another, the top one
+    output_size wide, locked dropout between them (AWD-LSTM's encoder, e.g. from --init-from)."""
+    output_size: int | None = None
+    """Stacked encoder: hidden size of the top layer (None: hidden_size)."""
     bidirectional: bool = True
     """Read each sequence both ways (a tagger sees the whole sentence)."""
     dropout: float = 0.5
@@ -118,6 +124,7 @@ class TaggerConfig(Config):
                 f"char_kernel_size must be odd and positive, got {self.char_kernel_size}"
             )
         check_probability(self, "dropout", "word_dropout")
+        check_encoder(self.encoder, self.hidden_size, self.output_size, "TaggerConfig")
 
 
 class TokenEmbedding(nn.Module):
@@ -261,8 +268,8 @@ class SequenceTagger(nn.Module):
             :class:`rnnkit.Recurrent`.
         decoder: a :class:`~rnnkit.layers.crf.CRF` or a :class:`SoftmaxDecoder` of ``N`` tags.
         dropout: dropout on the embeddings and on the encoder outputs.
-        encoder_size: features ``H`` of the encoder outputs; None reads them from a Recurrent
-            (``hidden_size * num_directions``).
+        encoder_size: features ``H`` of the encoder outputs; None reads them from the encoder
+            (``hidden_size * num_directions`` of a Recurrent or a StackedRecurrent).
     """
 
     def __init__(
@@ -275,7 +282,7 @@ class SequenceTagger(nn.Module):
     ) -> None:
         super().__init__()
         if encoder_size is None:
-            if not isinstance(encoder, Recurrent):
+            if not hasattr(encoder, "hidden_size") or not hasattr(encoder, "num_directions"):
                 raise ValueError("encoder_size is needed for an encoder that is not a Recurrent")
             encoder_size = encoder.hidden_size * encoder.num_directions
         self.embed, self.encoder, self.decoder = embed, encoder, decoder
@@ -320,18 +327,23 @@ class SequenceTagger(nn.Module):
             if char_vocab_size is not None and config.char_encoder != "none":
                 chars = _char_encoder(config, char_vocab_size)
             embed = TokenEmbedding(words, chars, config.word_dropout)
-        encoder = Recurrent(
+        encoder = build_encoder(
+            config.encoder,
             config.cell,
             embed.output_size,  # type: ignore[arg-type]
             config.hidden_size,
             config.num_layers,
+            output_size=config.output_size,
             bidirectional=config.bidirectional,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            backend=config.backend,  # type: ignore[arg-type]
+            dropout=config.dropout,
+            backend=config.backend,
             deterministic=config.deterministic,
-            **config.cell_options,
+            cell_options=config.cell_options,
         )
-        return cls(embed, encoder, _decoder(config, list(tags)), config.dropout)
+        size = output_features(
+            config.encoder, config.hidden_size, config.output_size, config.bidirectional
+        )
+        return cls(embed, encoder, _decoder(config, list(tags)), config.dropout, size)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Tag scores of every step.

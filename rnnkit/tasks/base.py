@@ -126,6 +126,11 @@ class Task(ABC):
         """Callbacks of a training run (the loggers of ``--log``, and any of the task's own)."""
         return make_loggers(config.log, run)
 
+    def param_groups(self, config: Any, model: nn.Module) -> list[dict[str, Any]] | None:
+        """Optimizer parameter groups with their own options (e.g. discriminative learning
+        rates); None: one group of every trainable parameter at the configured LR."""
+        return None
+
     def stateful(self, config: Any) -> bool | None:
         """Carry the recurrent state across batches (None: ask the training data)."""
         return None
@@ -216,6 +221,7 @@ class Task(ABC):
             dry_run=dry_run,
             stateful=self.stateful(config),
             unit=self.unit,
+            param_groups=self.param_groups(config, model),
         )
         run, status = start_run(
             self.name, config, out, resume, overwrite, imports_for(config, imports)

@@ -44,6 +44,7 @@ def build_trainer(
     dry_run: bool = False,
     stateful: bool | None = None,
     unit: str = "tokens",
+    param_groups: list[dict[str, Any]] | None = None,
 ) -> Trainer:
     """The trainer a config names: device, optimizer, schedule, early stopping.
 
@@ -58,6 +59,7 @@ def build_trainer(
         dry_run: one training and one validation batch (one epoch of one step).
         stateful: carry recurrent state across batches (None: ask the data).
         unit: what the objective counts (``<unit>_per_s`` in the epoch records).
+        param_groups: optimizer parameter groups (e.g. discriminative LRs); None: one group.
     """
     if dry_run:
         config = config.replace(epochs=1, max_steps_per_epoch=1)
@@ -72,6 +74,7 @@ def build_trainer(
         stateful=stateful,
         progress=not dry_run,
         unit=unit,
+        param_groups=param_groups,
     )
 
 

@@ -202,6 +202,10 @@ class Predictor(ABC):
             dry_run=dry_run,
         )
 
+    def ensemble(self, *others: Any) -> Any:
+        """This model and ``others`` as one, their predictions averaged (classify runs)."""
+        raise TaskError(f"a {self.task.name} run cannot be ensembled; classify runs can")
+
     def step(self, inputs: Any, state: Any = None) -> tuple[Any, Any]:
         """One step of a stream: the outputs after ``inputs`` and the state to pass next."""
         raise TaskError(

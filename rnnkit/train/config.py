@@ -21,7 +21,7 @@ from rnnkit.config import Config
 from rnnkit.errors import ConfigError
 
 OptimizerName = Literal["adam", "adamw", "sgd"]
-SchedulerName = Literal["none", "plateau", "onecycle", "cosine", "linear", "step"]
+SchedulerName = Literal["none", "plateau", "onecycle", "cosine", "linear", "step", "stlr"]
 AmpMode = Literal["off", "bf16", "fp16"]
 MonitorMode = Literal["min", "max"]
 
@@ -49,7 +49,7 @@ class TrainerConfig(Config):
     clip_value: float | None = None
     """Also clip every gradient element to [-clip_value, clip_value]; None disables."""
     scheduler: SchedulerName = "none"
-    """LR schedule: "none", "plateau", "onecycle", "cosine"/"linear" (with warmup) or "step"."""
+    """LR schedule: none, plateau, onecycle, cosine/linear (with warmup), step, stlr (ULMFiT)."""
     warmup_steps: int = 0
     """Linear warmup length in optimizer steps for "cosine"/"linear" (exclusive with fraction)."""
     warmup_fraction: float | None = None
@@ -60,6 +60,10 @@ class TrainerConfig(Config):
     """"step": epochs at the full LR before the decay starts (Zaremba et al. small: 4)."""
     decay_factor: float = 0.5
     """"step": multiply the LR by this once per epoch after ``decay_start`` epochs."""
+    cut_frac: float = 0.1
+    """"stlr": fraction of all steps over which the LR rises (ULMFiT: 0.1)."""
+    stlr_ratio: float = 32.0
+    """"stlr": how much smaller the lowest LR is than the peak (ULMFiT: 32)."""
     plateau_factor: float = 0.5
     """"plateau": multiply the LR by this when the monitored metric stops improving."""
     plateau_patience: int = 2
@@ -94,14 +98,19 @@ class TrainerConfig(Config):
         _in_range(self, "min_lr_ratio", 0, 1)
         _in_range(self, "decay_factor", 0, 1, low_open=True)
         _in_range(self, "plateau_factor", 0, 1, low_open=True, high_open=True)
+        _in_range(self, "cut_frac", 0, 1, low_open=True, high_open=True)
+        _in_range(self, "stlr_ratio", 1, None)
         if self.seed is not None and not 0 <= self.seed < MAX_SEED:
             raise ConfigError(f"seed must be in [0, 2**63), got {self.seed}")
         if self.warmup_steps and self.warmup_fraction:
             raise ConfigError("set warmup_steps or warmup_fraction, not both")
         if self.scheduler == "onecycle" and self.warmup_steps:
             raise ConfigError('scheduler "onecycle" takes warmup_fraction, not warmup_steps')
-        if self.scheduler == "step" and (self.warmup_steps or self.warmup_fraction):
-            raise ConfigError('scheduler "step" has no warmup; unset warmup_steps/warmup_fraction')
+        if self.scheduler in ("step", "stlr") and (self.warmup_steps or self.warmup_fraction):
+            what = "has no warmup" if self.scheduler == "step" else "rises over cut_frac"
+            raise ConfigError(
+                f'scheduler "{self.scheduler}" {what}; unset warmup_steps/warmup_fraction'
+            )
         if not self.monitor.strip():
             raise ConfigError("monitor must name an epoch log entry, e.g. 'val_loss'")
         if not _DEVICE.match(self.device):

@@ -1,9 +1,9 @@
-"""Learning-rate schedules: warmup + cosine/linear decay, one-cycle, reduce-on-plateau, and
-step decay per epoch.
+"""Learning-rate schedules: warmup + cosine/linear decay, one-cycle, reduce-on-plateau, step
+decay per epoch, and slanted triangular (ULMFiT).
 
 ``build_scheduler`` maps ``TrainerConfig.scheduler`` (a Literal name) to a torch scheduler.
-Per-step schedules ("onecycle", "cosine", "linear", "step") are stepped after every optimizer
-step; "plateau" is stepped at each epoch end with the monitored metric (see
+Per-step schedules ("onecycle", "cosine", "linear", "step", "stlr") are stepped after every
+optimizer step; "plateau" is stepped at each epoch end with the monitored metric (see
 :func:`scheduler_interval`). "step" changes the LR only at epoch boundaries: it counts epochs as
 ``steps_per_epoch`` optimizer steps each, so it needs no metric and resumes exactly mid-epoch.
 """
@@ -81,6 +81,47 @@ def step_decay(
     return LambdaLR(optimizer, factor)
 
 
+def slanted_triangular(
+    optimizer: Optimizer, total_steps: int, cut_frac: float = 0.1, ratio: float = 32.0
+) -> LambdaLR:
+    """Slanted triangular learning rates (Howard & Ruder, "Universal Language Model
+    Fine-tuning for Text Classification", ACL 2018, eq. 3).
+
+    With ``T`` steps and ``cut = floor(T * cut_frac)``, step ``t`` (0-based) runs at::
+
+        p = t / cut                                   if t < cut
+            1 - (t - cut) / (cut * (1 / cut_frac - 1))  otherwise
+        lr_t = lr_max * (1 + p * (ratio - 1)) / ratio
+
+    so the LR climbs linearly from ``lr_max / ratio`` to ``lr_max`` over the first
+    ``cut_frac`` of the steps, then falls linearly back to ``lr_max / ratio``. Each parameter
+    group follows the shape from its own LR (discriminative rates keep their ratios).
+
+    Args:
+        optimizer: the optimizer whose LRs are scheduled (their current LRs are the peaks).
+        total_steps: optimizer steps in the whole run (``T``).
+        cut_frac: fraction of the steps spent rising, in (0, 1).
+        ratio: peak LR / lowest LR, at least 1.
+
+    Returns:
+        A LambdaLR stepped once per optimizer step.
+    """
+    if total_steps < 1:
+        raise ValueError(f"a schedule needs at least one step, got total_steps={total_steps}")
+    if not 0 < cut_frac < 1:
+        raise ValueError(f"cut_frac must be in (0, 1), got {cut_frac}")
+    if not ratio >= 1:
+        raise ValueError(f"ratio must be at least 1, got {ratio}")
+    cut = max(1, math.floor(total_steps * cut_frac))
+
+    def factor(step: int) -> float:
+        falling = max(0.0, 1 - (step - cut) / (cut * (1 / cut_frac - 1)))
+        p = step / cut if step < cut else falling
+        return (1 + p * (ratio - 1)) / ratio
+
+    return LambdaLR(optimizer, factor)
+
+
 def _warmup_decay(total: int, warmup: int, floor: float, shape: str) -> Any:
     if total < 1:
         raise ValueError(f"a schedule needs at least one step, got total_steps={total}")
@@ -130,13 +171,15 @@ def build_scheduler(
         )
     if config.scheduler == "step":
         return step_decay(optimizer, steps_per_epoch, config.decay_start, config.decay_factor)
+    if config.scheduler == "stlr":
+        return slanted_triangular(optimizer, total, config.cut_frac, config.stlr_ratio)
     if config.scheduler == "onecycle":
         pct_start = config.warmup_fraction if config.warmup_fraction else 0.3
         defaults = optimizer.defaults
         cycle_momentum = "betas" in defaults or defaults.get("momentum", 0) > 0
         return OneCycleLR(
             optimizer,
-            max_lr=config.lr,
+            max_lr=[group["lr"] for group in optimizer.param_groups],  # discriminative rates
             total_steps=total,
             pct_start=pct_start,
             cycle_momentum=cycle_momentum,

@@ -174,6 +174,7 @@ class Trainer:
         progress: bool = True,
         stateful: bool | None = None,
         unit: str = "tokens",
+        param_groups: list[dict[str, Any]] | None = None,
     ) -> Trainer:
         """A Trainer with the optimizer, scheduler and early stopping that ``config`` names.
 
@@ -183,11 +184,16 @@ class Trainer:
             objective: the task objective.
             steps_per_epoch: batches per epoch (sizes per-step schedules).
             metrics, callbacks, run_dir, progress, stateful, unit: as in the constructor.
+            param_groups: optimizer parameter groups with their own options (e.g. the
+                discriminative LRs of :func:`rnnkit.train.layer_groups.discriminative_groups`);
+                None: one group of every parameter that requires gradients, at ``config.lr``.
 
         Returns:
             The Trainer, with ``trainer.config`` set (``fit`` then defaults to its epochs).
         """
-        optimizer = build_optimizer(config, [p for p in model.parameters() if p.requires_grad])
+        if param_groups is None:
+            param_groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
+        optimizer = build_optimizer(config, param_groups)
         callbacks = list(callbacks)
         if config.patience is not None:
             callbacks.append(EarlyStopping(config.monitor, config.patience, config.monitor_mode))
@@ -225,7 +231,7 @@ class Trainer:
                 (a second Ctrl-C stops at once, without saving).
             RunLockedError: another process is training in ``run_dir``.
         """
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        params = list(self.model.parameters())  # clipping skips those without a gradient
         with self._running(train_data, epochs, resume) as interrupt:
             while self.epoch < self._epochs and not self.should_stop and not interrupt.requested:
                 for batch in self._start_epoch(train_data):

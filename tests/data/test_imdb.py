@@ -6,7 +6,13 @@ import tarfile
 import pytest
 
 from rnnkit.data.files import DataError
-from rnnkit.data.imdb import imdb, read_imdb_archive, read_imdb_csv, read_imdb_folder
+from rnnkit.data.imdb import (
+    imdb,
+    imdb_unlabelled,
+    read_imdb_archive,
+    read_imdb_csv,
+    read_imdb_folder,
+)
 
 REVIEWS = {
     "aclImdb/train/pos/10_9.txt": "Great <br />film.",
@@ -101,3 +107,25 @@ def test_shared_archive(shared_data):
         assert len(labels) == 25_000 and labels.count("pos") == 12_500
         assert labels == sorted(labels)  # negative reviews first
     assert all(text.strip() for text, _ in data["train"])
+
+
+def test_unlabelled_text_is_train_and_unsup_never_test(tmp_path, make_file):
+    members = {
+        **REVIEWS,
+        "aclImdb/train/unsup/12_0.txt": "more",
+        "aclImdb/train/unsup/3_0.txt": "x",
+    }
+    want = (["Awful.", "Good.", "Great <br />film.", "x", "unlabelled", "more"], 3)  # unsup by id
+    archive = make_archive(tmp_path / "aclImdb_v1.tar.gz", members)
+    assert imdb_unlabelled(archive) == want
+    assert imdb_unlabelled(tmp_path) == want
+    for name, text in members.items():
+        make_file(f"data/{name}", text)
+    assert imdb_unlabelled(tmp_path / "data") == want
+    assert imdb_unlabelled(tmp_path / "data" / "aclImdb") == want
+
+
+def test_unlabelled_text_of_a_copy_without_unsup(tmp_path):
+    labelled = {k: v for k, v in REVIEWS.items() if "unsup" not in k}
+    archive = make_archive(tmp_path / "aclImdb_labeled.tar.gz", labelled)
+    assert imdb_unlabelled(archive) == ([t for t, _ in EXPECTED["train"]], 0)

@@ -119,3 +119,17 @@ def test_constructor_finds_default_specials():
     vocab = Vocab(["<pad>", "<unk>", "<eos>", "x"])
     assert vocab.specials == {"pad": "<pad>", "unk": "<unk>", "eos": "<eos>"}
     assert len(vocab) == 4 and repr(vocab).startswith("Vocab(size=4")
+
+
+def test_extended_keeps_every_old_id_and_adds_frequent_new_tokens():
+    old = Vocab.build([["b", "a", "b", "c"]])
+    new = old.extended([["x", "a", "y", "x", "z", "y", "x"], ["w"]], min_freq=2)
+    assert new.tokens[: len(old)] == old.tokens
+    assert all(new[t] == old[t] for t in old.tokens)
+    assert new.tokens[len(old) :] == ["x", "y"]  # by frequency; z and w seen once
+    assert new.specials == old.specials
+    capped = old.extended([["x", "y", "x", "y", "q"]], max_size=len(old) + 1)
+    assert capped.tokens == [*old.tokens, "x"]  # ties in order of first occurrence
+    assert old.extended([["x"]], max_size=2) == old  # never smaller than the old one
+    with pytest.raises(ValueError, match="min_freq"):
+        old.extended([["x"]], min_freq=0)

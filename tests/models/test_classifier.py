@@ -177,3 +177,31 @@ def test_probabilities_are_the_softmax_of_each_sequence_alone():
     for b, seq in enumerate(sequences):
         torch.testing.assert_close(probs[b], torch.softmax(model(seq[None]), -1)[0])
     torch.testing.assert_close(probs.sum(-1), torch.ones(len(ids)))
+
+
+def test_concat_pooling_is_last_max_and_mean_over_real_steps():
+    torch.manual_seed(0)
+    config = ClassifierConfig(embedding_size=5, hidden_size=4, bidirectional=True, pooling="concat")
+    assert config.pooled_size == 3 * 8
+    model = SequenceClassifier.from_config(config, 20, 3).eval()
+    ids, lengths = torch.randint(1, 20, (3, 6)), torch.tensor([6, 2, 4])
+    out, state = model.encoder(model.embedding(ids), lengths=lengths)
+    pooled = model.pooling(out, lengths, state)
+    for b, n in enumerate(lengths.tolist()):
+        real = out[b, :n]  # (n, 8): [forward, backward]
+        last = torch.cat([real[-1, :4], real[0, 4:]])  # each direction's final state
+        want = torch.cat([last, real.max(0).values, real.mean(0)])
+        torch.testing.assert_close(pooled[b], want)
+    assert model(ids, lengths).shape == (3, 3)
+
+
+def test_stacked_encoder_with_its_own_top_size():
+    config = ClassifierConfig(
+        embedding_size=5, hidden_size=7, output_size=3, num_layers=2, encoder="stacked",
+        bidirectional=False, pooling="last", weight_dropout=0.2, rnn_dropout=0.1,
+    )  # fmt: skip
+    model = SequenceClassifier.from_config(config, 20, 2)
+    assert config.pooled_size == 3 and model.head.in_features == 3
+    assert model(torch.randint(1, 20, (2, 4)), torch.tensor([4, 2])).shape == (2, 2)
+    with pytest.raises(ValueError, match="encoder='stacked'"):
+        ClassifierConfig(output_size=3)

@@ -12,6 +12,7 @@ import rnnkit as rk
 from rnnkit.cli import main
 from rnnkit.data import Vocab, list_token_caches, read_token_stream, text_corpus
 from rnnkit.data import cache_build as cache_build_module
+from rnnkit.errors import TaskError
 from rnnkit.tasks import lm
 from rnnkit.train.rundir import without_clock
 
@@ -20,6 +21,12 @@ SMALL = [
     *("--batch-size", "4", "--eval-batch-size", "3", "--seq-len", "7", "--lr", "0.01"),
     *("--seed", "3"),
 ]
+
+
+def training_text(config):
+    """``(text, vocab, record)`` of a run's training and validation splits."""
+    pipeline, text = lm.build_pipeline(config)
+    return text, pipeline.vocab, pipeline.corpus
 
 
 @pytest.fixture
@@ -138,12 +145,12 @@ def test_bad_text_files_are_named(tmp_path, capsys):
 def test_distributed_processes_read_their_rows_from_the_cache(tmp_path, corpus, monkeypatch):
     config = lm.LMDataConfig(train_file=str(corpus), batch_size=4, eval_batch_size=2, seq_len=3)
     memory = config.replace(token_cache=False)
-    whole = lm.streams(memory, *lm.training_text(memory)[:2], seed=0)
+    whole = lm.streams(memory, *training_text(memory)[:2], seed=0)
     monkeypatch.setenv("WORLD_SIZE", "2")
     shards = []
     for rank in (0, 1):
         monkeypatch.setenv("RANK", str(rank))
-        shards.append(lm.streams(config, *lm.training_text(config)[:2], seed=0))
+        shards.append(lm.streams(config, *training_text(config)[:2], seed=0))
     for split in ("train", "valid"):
         for full, *parts in zip(whole[split], shards[0][split], shards[1][split], strict=True):
             for rank in (0, 1):
@@ -182,7 +189,7 @@ def test_one_billion_words_from_a_local_copy(tmp_path):
         (top / name).parent.mkdir(parents=True, exist_ok=True)
         (top / name).write_text(text, encoding="utf-8")
     config = lm.LMDataConfig(dataset="one_billion_words", data_dir=str(tmp_path))
-    text, vocab, record = lm.training_text(config)
+    text, vocab, record = training_text(config)
     train = read_token_stream(top / list(shards)[0]) + read_token_stream(top / list(shards)[1])
     assert vocab == Vocab.build([train])
     assert text["train"].to_tensor().tolist() == vocab.encode(train)
@@ -202,9 +209,23 @@ def test_the_built_in_corpora_give_the_ids_of_the_in_memory_path(shared_data, op
     folders = {"ptb": "ptb", "wikitext2": "wikitext-2", "tiny_shakespeare": "tinyshakespeare",
                "jaychou": "jaychou"}  # fmt: skip
     config = lm.LMDataConfig(data_dir=str(shared_data / folders[options["dataset"]]), **options)
-    cached, vocab, _ = lm.training_text(config)
-    memory, memory_vocab, _ = lm.training_text(config.replace(token_cache=False))
+    cached, vocab, _ = training_text(config)
+    memory, memory_vocab, _ = training_text(config.replace(token_cache=False))
     assert vocab == memory_vocab
     assert cached.keys() == memory.keys()
     for split, ids in cached.items():
         assert torch.equal(ids.to_tensor(), torch.tensor(vocab.encode(memory[split])))
+
+
+def test_text_that_depends_on_itself_is_read_in_memory():
+    """Subword pieces (learnt from the text), IMDB's reviews and backward lines are read into
+    memory; the corpora that only come as token caches refuse them."""
+    from rnnkit.tasks.lm.data import uses_token_cache
+
+    own = lm.LMDataConfig(train_file="text.txt")
+    assert uses_token_cache(own) and not uses_token_cache(own.replace(token_cache=False))
+    assert not uses_token_cache(own.replace(tokenizer="bpe"))
+    assert not uses_token_cache(own.replace(backward=True))
+    assert not uses_token_cache(lm.LMDataConfig(dataset="imdb"))
+    with pytest.raises(TaskError, match="wikitext103 is read through the token cache only"):
+        uses_token_cache(lm.LMDataConfig(dataset="wikitext103", backward=True))

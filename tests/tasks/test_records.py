@@ -77,3 +77,16 @@ def test_errors_name_the_file_and_line_with_either_reader(tmp_path, capsys):
                            ("empty", "empty.csv, line 3: the text has no tokens")):  # fmt: skip
         assert expected in messages["memory", name]
         assert messages["memory", name] == messages["index", name]
+
+
+@pytest.mark.parametrize("task", ["classify", "translate"])
+def test_subword_tokenizers_read_in_memory(tmp_path, monkeypatch, task):
+    """A subword tokenizer is learnt from the texts: auto reads them into memory even when
+    they are large, and --reader index refuses, naming --reader memory."""
+    pytest.importorskip("tokenizers")
+    TASKS[task].write(tmp_path)
+    monkeypatch.setattr(records_module, "INDEX_BYTES", 100)  # every file is "large"
+    _run(tmp_path, task, "auto", tokenizer="bpe", vocab_size=300, epochs=1)
+    assert not list_token_caches()
+    with pytest.raises(rk.errors.TaskError, match="with .*(bpe|subword).* use --reader memory"):
+        _run(tmp_path, task, "index", tokenizer="bpe", vocab_size=300, reader="index")

@@ -126,3 +126,44 @@ def test_step_decay_rejects_bad_arguments():
         step_decay(_optimizer(), 0, 4, 0.5)
     with pytest.raises(ValueError, match=r"decay_factor must be in \(0, 1\], got 1.5"):
         step_decay(_optimizer(), 10, 4, 1.5)
+
+
+def test_slanted_triangular_by_hand():
+    # T = 20 steps, cut_frac 0.1: cut = 2; ratio 32 (Howard & Ruder 2018, eq. 3)
+    opt = _optimizer(lr=0.01)
+    lrs = _lrs(
+        build_scheduler(TrainerConfig(scheduler="stlr", epochs=2, lr=0.01), opt, 10), opt, 20
+    )
+    cut, ratio = 2, 32
+    expected = []
+    for t in range(20):
+        p = t / cut if t < cut else 1 - (t - cut) / (cut * (1 / 0.1 - 1))
+        expected.append(0.01 * (1 + p * (ratio - 1)) / ratio)
+    assert lrs == pytest.approx(expected)
+    assert lrs[0] == pytest.approx(0.01 / 32)  # starts at lr / ratio
+    assert lrs[2] == pytest.approx(0.01)  # the peak at the cut
+    assert lrs[:3] == sorted(lrs[:3]) and lrs[2:] == sorted(lrs[2:], reverse=True)
+
+
+def test_slanted_triangular_options_and_checks():
+    opt = _optimizer(lr=1.0)
+    config = TrainerConfig(scheduler="stlr", epochs=1, cut_frac=0.5, stlr_ratio=4.0)
+    lrs = _lrs(build_scheduler(config, opt, 8), opt, 8)
+    assert lrs == pytest.approx([0.25, 0.4375, 0.625, 0.8125, 1.0, 0.8125, 0.625, 0.4375])
+    with pytest.raises(ValueError, match="cut_frac"):
+        TrainerConfig(scheduler="stlr", cut_frac=1.0)
+    with pytest.raises(ValueError, match="stlr_ratio"):
+        TrainerConfig(scheduler="stlr", stlr_ratio=0.5)
+    with pytest.raises(ValueError, match="rises over cut_frac"):
+        TrainerConfig(scheduler="stlr", warmup_fraction=0.1)
+    assert scheduler_interval(build_scheduler(config, _optimizer(), 8)) == "step"
+
+
+def test_onecycle_peaks_at_each_group_lr():
+    model = nn.Linear(2, 2)
+    opt = torch.optim.AdamW(
+        [{"params": [model.weight], "lr": 0.1}, {"params": [model.bias]}], lr=1.0
+    )
+    scheduler = build_scheduler(TrainerConfig(scheduler="onecycle", epochs=1, lr=1.0), opt, 10)
+    assert [g["max_lr"] for g in opt.param_groups] == [0.1, 1.0]
+    assert isinstance(scheduler, OneCycleLR)

@@ -13,7 +13,9 @@ from typing import Any
 from torch import nn
 
 from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.transfer import copy_encoder
 from rnnkit.runs import Run, TaskError
+from rnnkit.tasks import finetune
 from rnnkit.tasks.base import Task, TaskData
 from rnnkit.tasks.classify.config import ClassifyConfig, ClassifyDataConfig
 from rnnkit.tasks.classify.data import (
@@ -51,9 +53,13 @@ class ClassifyTask(Task):
     unit = "examples"
 
     def data(self, config: ClassifyConfig) -> TaskData:
+        pretrained = None
+        if config.finetune.init_from is not None:
+            pretrained = finetune.open_language_model(config.finetune.init_from)
+            config = _adopt(config, pretrained)
         data = config.data
         texts = load_texts(data, ("train", "valid"))
-        pipeline = build_pipeline(data, texts["train"])
+        pipeline = build_pipeline(data, texts["train"], pretrained)
         valid = pipeline.encode(texts["valid"]) if "valid" in texts else None
         train = pipeline.encode(texts["train"])
         if valid is None and config.trainer.patience is not None:
@@ -81,12 +87,24 @@ class ClassifyTask(Task):
 
     def model(self, config: ClassifyConfig, pipeline: ClassifyPipeline) -> nn.Module:
         vectors = pipeline.vectors
-        return SequenceClassifier.from_config(
+        model = SequenceClassifier.from_config(
             config.model,
             len(pipeline.vocab),
             len(pipeline.labels),
             vectors.weight if vectors is not None else None,
         )
+        if pipeline.pretrained is not None:  # training only: the run's weights keep it
+            try:
+                copy_encoder(pipeline.pretrained.model, model)
+            except ValueError as err:
+                raise TaskError(f"--init-from {pipeline.pretrained.source}: {err}") from None
+        return model
+
+    def param_groups(self, config: ClassifyConfig, model: nn.Module) -> list[dict[str, Any]] | None:
+        return finetune.param_groups(config.finetune, config.trainer.lr, model)
+
+    def callbacks(self, config: ClassifyConfig, pipeline: ClassifyPipeline, run: Any) -> list:
+        return super().callbacks(config, pipeline, run) + finetune.callbacks(config.finetune)
 
     def objective(self, config: ClassifyConfig, pipeline: ClassifyPipeline) -> Any:
         return objective
@@ -109,3 +127,44 @@ def _adopt_vectors_size(config: ClassifyConfig, pipeline: ClassifyPipeline) -> C
     if current_env().rank == 0:
         print(f"classify: embedding_size set to {size}, the size of the --vectors", file=sys.stderr)
     return config.replace(model=config.model.replace(embedding_size=size))
+
+
+def _adopt(config: ClassifyConfig, lm: finetune.PretrainedLM) -> ClassifyConfig:
+    """The classifier's config with the language model's encoder, tokenizer and direction."""
+    source, m = lm.source, lm.config.model
+    if m.one_hot or getattr(m, "input_embedding", "full") != "full":
+        raise TaskError(
+            f"--init-from {source}: the language model has no embedding table to start from "
+            "(one-hot or adaptive input); train one with a plain embedding"
+        )
+    if config.data.vectors is not None:
+        raise TaskError(
+            f"--init-from {source} gives the embeddings; drop --vectors {config.data.vectors}"
+        )
+    why = "the vocabulary is the language model's"
+    finetune.unused(config.data, ("min_freq", "max_vocab", "vocab_size"), source, why)
+    values = {
+        "cell": m.cell,
+        "cell_options": m.cell_options,
+        "embedding_size": m.embedding_size,
+        "hidden_size": m.hidden_size,
+        "num_layers": m.num_layers,
+        "encoder": m.encoder,
+        "output_size": m.output_size,
+        "bidirectional": False,  # a language model reads one way
+    }
+    model = finetune.adopt(config.model, values, source)
+    tokenizer = finetune.lm_tokenizer(lm)
+    line_end = "\n" if tokenizer == "chars" else "<eos>"
+    direction = {
+        "backward": lm.config.data.backward,
+        "tokenizer": tokenizer,
+        "start_token": line_end if line_end in lm.pipeline.vocab else None,
+    }
+    data = finetune.adopt(config.data, direction, source)
+    finetune.note(
+        f"classify: starting from {source}: {m.cell} encoder, {m.num_layers} layers, "
+        f"vocabulary {len(lm.pipeline.vocab):,}, {data.tokenizer} tokens"
+        + (", read backwards" if data.backward else "")
+    )
+    return config.replace(model=model, data=data)

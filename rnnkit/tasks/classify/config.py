@@ -9,6 +9,7 @@ from typing import Literal
 from rnnkit.config import Config, check_positive, check_probability
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.tasks.base import TaskConfig
+from rnnkit.tasks.finetune import FinetuneConfig
 from rnnkit.train import TrainerConfig
 
 Dataset = Literal["ag_news", "imdb"]
@@ -47,8 +48,16 @@ class ClassifyDataConfig(Config):
     """Share of the training examples kept for validation when no --valid-file is given."""
     split_seed: int = 0
     """Seed of the random validation carve-out (fixed, so evaluate sees the same split)."""
-    tokenizer: Literal["words", "whitespace", "chars"] = "words"
-    """words: lower-case, punctuation split off; whitespace: pre-tokenised; chars: characters."""
+    tokenizer: Literal["words", "whitespace", "chars", "bpe", "unigram"] = "words"
+    """words: lower-case, punctuation split off; whitespace: pre-tokenised; chars: characters;
+    bpe/unigram: subwords learnt from the training texts (--vocab-size pieces)."""
+    vocab_size: int = 8000
+    """bpe/unigram: pieces to learn, the 256 byte symbols included."""
+    backward: bool = False
+    """Read every text backwards (as a backward language model does; --init-from sets it)."""
+    start_token: str | None = None
+    """A token read before every text: with --init-from, the language model's line end (<eos>,
+    or a line break for characters), so the model starts each text as its LM starts a line."""
     min_freq: int = 2
     """Tokens seen fewer times in training become <unk> (so <unk> is trained too)."""
     max_vocab: int | None = 50_000
@@ -68,6 +77,7 @@ class ClassifyDataConfig(Config):
         super().__post_init__()
         check_probability(self, "valid_fraction")
         check_positive(self, "min_freq", "max_vocab", "max_len", "batch_size", "eval_batch_size")
+        check_positive(self, "vocab_size")
         if not self.text_col:
             raise ValueError("text_col must name at least one column")
 
@@ -89,3 +99,5 @@ class ClassifyConfig(TaskConfig):
     """Architecture."""
     trainer: TrainerConfig = field(default_factory=_classify_trainer_defaults)
     """Optimisation."""
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    """Start from a trained language model (ULMFiT) and how its layers are fine-tuned."""

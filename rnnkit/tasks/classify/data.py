@@ -34,6 +34,7 @@ from rnnkit.data import (
     read_ag_news_csv,
     table_records,
 )
+from rnnkit.data.subword import SubwordTokenizer
 from rnnkit.data.table import guess_format
 from rnnkit.data.texts import LabelledTexts, carve_split, read_labelled_table
 from rnnkit.errors import OptionHint
@@ -69,7 +70,7 @@ def read_table(path: str, data: ClassifyDataConfig) -> LabelledTexts:
                 option=OptionHint("file_format", ("csv", "tsv", "jsonl"), "to name it"),
             ) from None
     # a DataError's hint names skip_empty=True in Python and --skip-empty on the command line
-    if not use_index(data.reader, path):
+    if not _indexed(data, path):
         return read_labelled_table(
             path, text_cols, label_col, data.file_format, data.header, data.skip_empty
         )
@@ -79,6 +80,19 @@ def read_table(path: str, data: ClassifyDataConfig) -> LabelledTexts:
         raise DataError(f"{path}: the file holds no examples")
     how = {"file_format": data.file_format, "header": data.header, "skip_empty": data.skip_empty}
     return LabelledTexts(records, path, range(len(records)), how)
+
+
+def _indexed(data: ClassifyDataConfig, path: str) -> bool:
+    """Whether to read ``path`` through a record index: ``--reader``, for the named tokenizers
+    (an index stores each text's token count for them; subword tokenizers are learnt from the
+    texts, and a language model's start token or direction changes what is read)."""
+    plain = data.tokenizer not in SUBWORDS and not data.backward and data.start_token is None
+    if data.reader == "index" and not plain:
+        raise TaskError(
+            "--reader index reads texts cut by the words, whitespace or chars tokenizer; with a "
+            "subword tokenizer or --init-from, use --reader memory"
+        )
+    return plain and use_index(data.reader, path)
 
 
 def _builtin(data: ClassifyDataConfig, split: str) -> LabelledTexts:
@@ -132,20 +146,42 @@ def split_names(data: ClassifyDataConfig) -> list[str]:
     return has
 
 
+SUBWORDS = ("bpe", "unigram")
+SUBWORD_NAME = "subword"
+"""The run directory's subword tokenizer: ``vocab_subword.json``."""
+
+
 @dataclass
 class ClassifyPipeline:
-    """Texts <-> ids and labels <-> class ids: the run's vocabulary, label map and tokenizer."""
+    """Texts <-> ids and labels <-> class ids: the run's vocabulary, label map and tokenizer
+    (a subword one, learnt from the training texts, for bpe/unigram), and the reading
+    direction."""
 
     vocab: Vocab
     labels: LabelMap
     data: ClassifyDataConfig
     vectors: PretrainedVectors | None = None
     """Pretrained vectors to start the embeddings from (training only: the weights keep them)."""
+    subword: SubwordTokenizer | None = None
+    """The run's trained bpe/unigram tokenizer (None for the other tokenizers)."""
+    pretrained: Any = None
+    """Training only: the language model (a ``PretrainedLM``) whose encoder starts the model."""
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of a whole text, in text order."""
+        if self.subword is not None:
+            return self.subword.tokenize(" ".join(text.split("\n")))
+        return get_tokenizer(self.data.tokenizer)(text)
 
     def tokens(self, text: str | Sequence[str]) -> list[str]:
-        """The tokens the model reads of a text (or of a token list), cut to max_len."""
-        tokens = get_tokenizer(self.data.tokenizer)(text) if isinstance(text, str) else text
-        return list(tokens)[: self.data.max_len]
+        """The tokens the model reads of a text (or of a token list): the first max_len, in
+        reading order (reversed for a backward model), after the start token if any."""
+        tokens = self.tokenize(text) if isinstance(text, str) else text
+        tokens = list(tokens)[: self.data.max_len]
+        if self.data.backward:
+            tokens = tokens[::-1]
+        start = self.data.start_token
+        return tokens if start is None or not tokens else [start, *tokens]
 
     def ids(self, text: str | Sequence[str]) -> Tensor:
         return torch.tensor(self.vocab.encode(self.tokens(text)), dtype=torch.int64)
@@ -159,11 +195,9 @@ class ClassifyPipeline:
         if is_records(texts.examples):
             return self._encode_records(texts)
         try:
-            return encode_classification(
-                texts.examples, data.tokenizer, self.vocab, self.labels, data.max_len
-            )
+            return encode_classification(texts.examples, self.tokens, self.vocab, self.labels)
         except ValueError as err:
-            tokenize = get_tokenizer(data.tokenizer)
+            tokenize = self.tokenize
             for i, (text, label) in enumerate(texts.examples):
                 if label not in self.labels:
                     if texts.carved is not None:
@@ -203,13 +237,19 @@ class ClassifyPipeline:
     def save(self, run: RunDir) -> None:
         run.save_vocab(self.vocab)
         run.save_vocab(self.labels, name="labels")
+        if self.subword is not None:
+            run.save_vocab(self.subword, name=SUBWORD_NAME)
 
     @classmethod
     def load(cls, run: Run, data: ClassifyDataConfig) -> ClassifyPipeline:
         d = run.dir
         vocab = Vocab.from_dict(d.load_vocab(), source=str(d.vocab_path()))
         labels = LabelMap.from_dict(d.load_vocab("labels"), source=str(d.vocab_path("labels")))
-        return cls(vocab, labels, data)
+        subword = None
+        if data.tokenizer in SUBWORDS:
+            path = str(d.vocab_path(SUBWORD_NAME))
+            subword = SubwordTokenizer.from_dict(d.load_vocab(SUBWORD_NAME), source=path)
+        return cls(vocab, labels, data, subword=subword)
 
 
 def _carved_label(texts: LabelledTexts, i: int, labels: LabelMap) -> DataError:
@@ -227,10 +267,22 @@ def _carved_label(texts: LabelledTexts, i: int, labels: LabelMap) -> DataError:
     )
 
 
-def build_pipeline(data: ClassifyDataConfig, train: LabelledTexts) -> ClassifyPipeline:
-    """Vocabulary and label map of the training examples (and the --vectors of its words)."""
-    tokenize = get_tokenizer(data.tokenizer)
-    vocab = Vocab.build((tokenize(t) for t, _ in train.examples), data.min_freq, data.max_vocab)
+def build_pipeline(
+    data: ClassifyDataConfig, train: LabelledTexts, pretrained: Any = None
+) -> ClassifyPipeline:
+    """Vocabulary and label map of the training examples (and the --vectors of its words); a
+    subword tokenizer learnt from the training texts for bpe/unigram; with ``pretrained`` (a
+    language model), its vocabulary and tokenizer."""
+    subword = None
+    if pretrained is not None:
+        vocab, subword = pretrained.pipeline.vocab, pretrained.pipeline.subword
+    elif data.tokenizer in SUBWORDS:
+        texts = [" ".join(t.split("\n")) for t, _ in train.examples]
+        subword = SubwordTokenizer.train(texts, data.tokenizer, data.vocab_size)
+        vocab = Vocab.build([*(subword.tokenize(t) for t in texts), subword.pieces()])
+    else:
+        tokenize = get_tokenizer(data.tokenizer)
+        vocab = Vocab.build((tokenize(t) for t, _ in train.examples), data.min_freq, data.max_vocab)
     labels = LabelMap.from_labels(label for _, label in train.examples)
     if len(labels) < 2:
         raise TaskError(
@@ -238,7 +290,7 @@ def build_pipeline(data: ClassifyDataConfig, train: LabelledTexts) -> ClassifyPi
             "a classifier needs at least 2 labels"
         )
     vectors = load_vectors(data.vectors, vocab, seed=data.split_seed) if data.vectors else None
-    return ClassifyPipeline(vocab, labels, data, vectors)
+    return ClassifyPipeline(vocab, labels, data, vectors, subword, pretrained)
 
 
 def train_batches(ds: SequenceDataset, data: ClassifyDataConfig, seed: int) -> Any:

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from rnnkit.runs import TaskError
 from rnnkit.sequences import pad
 from rnnkit.tasks.classify.data import eval_batches, eval_texts, split_names
+from rnnkit.tasks.classify.ensemble import ClassifyEnsemble, open_members
 from rnnkit.tasks.common import Take
 from rnnkit.tasks.predictor import Predictor, check_split
 from rnnkit.train import (
@@ -111,6 +112,16 @@ class ClassifyPredictor(Predictor):
         if top_k is not None and top_k < 1:
             raise TaskError(f"--top-k must be at least 1, got {top_k}")
         return super().predict(inputs, top_k=top_k)
+
+    def ensemble(self, *others: ClassifyPredictor | str | os.PathLike) -> ClassifyEnsemble:
+        """This classifier and ``others`` (predictors or run directories) as one, their class
+        probabilities averaged: e.g. ULMFiT's forward and backward classifiers.
+
+        Returns:
+            A :class:`~rnnkit.tasks.classify.ensemble.ClassifyEnsemble` with ``predict`` and
+            ``evaluate`` as here.
+        """
+        return ClassifyEnsemble([self, *open_members(others)])
 
     def evaluate(
         self,

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from rnnkit.errors import ConfigError, OptionHint
 from rnnkit.models import LanguageModel
 from rnnkit.models.token_scores import IGNORE_INDEX, TokenScores
+from rnnkit.models.transfer import copy_language_model
 from rnnkit.tasks.lm.config import MAX_TOKENS, LMConfig
 from rnnkit.tasks.lm.data import LMPipeline
 from rnnkit.train import Accuracy, Callback, Perplexity, StepOutput, Trainer
@@ -21,7 +22,13 @@ from rnnkit.train.checkpoint import unwrap_model
 
 
 def build_model(config: LMConfig, pipeline: LMPipeline) -> LanguageModel:
-    return LanguageModel.from_config(config.model, len(pipeline.vocab))
+    """The run's model; when it starts from a language model (``--init-from``, training only),
+    with that model's weights, the rows of new vocabulary entries at the mean of the old ones."""
+    model = LanguageModel.from_config(config.model, len(pipeline.vocab))
+    if pipeline.pretrained is not None:
+        old = pipeline.pretrained
+        copy_language_model(old.model, model, len(old.pipeline.vocab))
+    return model
 
 
 def every_step(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOutput:
@@ -34,6 +41,35 @@ def every_step(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOu
     y = batch["y"]
     scores, state = model(batch["x"], state=state, targets=y)  # nll (B, T), predictions
     return StepOutput(scores.nll.sum() / y.numel(), y.numel(), scores, y, state)
+
+
+class RegularisedSteps:
+    """Next-token cross-entropy at every step plus AWD-LSTM's activation regularisers in
+    training (Merity, Keskar & Socher, ICLR 2018, section 4.6)::
+
+        loss = CE + ar * mean(dropped ** 2) + tar * mean((raw[:, t] - raw[:, t-1]) ** 2)
+
+    where ``raw`` are the last layer's outputs and ``dropped`` the same after the output
+    dropout. Evaluation reports the cross-entropy alone.
+
+    Args:
+        ar: weight of the activation regulariser (AR, AWD-LSTM: 2).
+        tar: weight of the temporal activation regulariser (TAR, AWD-LSTM: 1).
+    """
+
+    def __init__(self, ar: float, tar: float) -> None:
+        self.ar, self.tar = ar, tar
+
+    def __call__(self, model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOutput:
+        y = batch["y"]
+        scores, state, (raw, dropped) = model(batch["x"], state=state, targets=y, outputs=True)
+        loss = scores.nll.sum() / y.numel()
+        if model.training:
+            if self.ar:
+                loss = loss + self.ar * dropped.pow(2).mean()
+            if self.tar and raw.shape[1] > 1:
+                loss = loss + self.tar * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+        return StepOutput(loss, y.numel(), scores, y, state)
 
 
 def last_step(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOutput:
@@ -49,7 +85,9 @@ def last_step(model: nn.Module, batch: dict[str, Tensor], state: Any) -> StepOut
 
 
 def objective(config: LMConfig) -> Any:
-    return last_step if config.objective == "last" else every_step
+    if config.objective == "last":
+        return last_step
+    return RegularisedSteps(config.ar, config.tar) if config.ar or config.tar else every_step
 
 
 def metrics() -> list:
@@ -118,20 +156,35 @@ def stream_text(
         tokens = [vocab.token(int(pick))]
     weight = next(model.parameters(), None)  # none: a model of exported graphs, on the CPU
     device = weight.device if weight is not None else torch.device("cpu")
-    ids = pipeline.encode(tokens).to(device)
+    ids = pipeline.encode(pipeline.reading_order(tokens)).to(device)  # a backward model: reversed
     banned = pipeline.banned_ids()
     new = model.stream(ids, max_tokens, temperature, top_k, top_p, greedy, generator, None, banned)
     return _pieces(pipeline, vocab.decode(ids[skip:].tolist()), new)
 
 
 def _pieces(pipeline: LMPipeline, shown: list[str], new: Iterator[Tensor]) -> Iterator[str]:
+    """The text of ``shown`` (tokens in reading order), then of each new token as it comes."""
+    vocab = pipeline.vocab
+    if pipeline.data.backward:  # it writes what comes before the prompt: the text at the end
+        out = [*shown, *(vocab.token(int(t)) for t in new)]
+        yield pipeline.detokenize(pipeline.reading_order(out))
+        return
+    yield pipeline.detokenize(shown)
+    if pipeline.subword is not None:  # pieces carry their spaces; a character may span pieces
+        pending: list[str] = []
+        for token in new:
+            pending.append(vocab.token(int(token)))
+            text = pipeline.detokenize(pending)
+            if not text.endswith("\ufffd"):
+                yield text
+                pending = []
+        if pending:
+            yield pipeline.detokenize(pending)
+        return
     joiner = pipeline.detokenize(["", ""])  # "" between characters, " " between words
-    text = pipeline.detokenize(shown)
-    yield text
     started = bool(shown)
     for token in new:
-        piece = pipeline.vocab.token(int(token))
-        yield (joiner if started else "") + piece
+        yield (joiner if started else "") + vocab.token(int(token))
         started = True
 
 

@@ -32,7 +32,7 @@ class LMPredictor(Predictor):
             tokens = self.pipeline.tokenize(text) if isinstance(text, str) else list(text)
             if not tokens:
                 raise TaskError(f"input {i + 1}: predict needs a non-empty text to continue")
-            ids.append(self.pipeline.encode(tokens))
+            ids.append(self.pipeline.encode(self.pipeline.reading_order(tokens)))
         x, lengths = pad(ids)
         return {"x": x, "lengths": lengths}
 
@@ -61,7 +61,7 @@ class LMPredictor(Predictor):
             {
                 "text": text if isinstance(text, str) else " ".join(text),
                 "next": [
-                    {"token": vocab.token(int(j)), "p": round(float(q), 4)}
+                    {"token": self.pipeline.display(vocab.token(int(j))), "p": round(float(q), 4)}
                     for q, j in zip(pr, ir, strict=True)
                 ],
             }
@@ -71,7 +71,8 @@ class LMPredictor(Predictor):
     def predict(
         self, inputs: Sequence[str | Sequence[str]], top_k: int | None = None, **options: Any
     ) -> list[dict[str, Any]]:
-        """The ``top_k`` (default 5) most likely next tokens after each text, with probabilities.
+        """The ``top_k`` (default 5) most likely next tokens after each text, with probabilities
+        (for a backward model: the most likely tokens before each text).
 
         Returns:
             ``{"text": ..., "next": [{"token": ..., "p": ...}, ...]}`` per input.
@@ -153,11 +154,13 @@ class LMPredictor(Predictor):
         config, pipeline = self.config, self.pipeline
         split = split or "test"
         if data is not None:
-            text = evaluation_text(config.data, pipeline.vocab, split, data)
+            text = evaluation_text(config.data, pipeline.vocab, split, data, None, pipeline.subword)
         else:
             check_split(split, split_names(config.data))  # named before the data is guarded
             with self.reading_split(split):
-                text = evaluation_text(config.data, pipeline.vocab, split, None, pipeline.corpus)
+                text = evaluation_text(
+                    config.data, pipeline.vocab, split, None, pipeline.corpus, pipeline.subword
+                )
         stream = LMStream(pipeline.ids(text), config.data.eval_batch_size, config.data.seq_len)
         results = evaluate(
             self.model,

@@ -25,7 +25,9 @@ from torch import nn
 
 from rnnkit.data import LabelMap, load_vectors
 from rnnkit.models.tagger import detect_scheme
+from rnnkit.models.transfer import copy_encoder
 from rnnkit.runs import Run, TaskError
+from rnnkit.tasks import finetune
 from rnnkit.tasks.base import Task, TaskData
 from rnnkit.tasks.registry import register_task
 from rnnkit.tasks.tag.config import TagConfig, TagDataConfig
@@ -59,8 +61,12 @@ class TagTask(Task):
     requires = ("seqeval",)
 
     def data(self, config: TagConfig) -> TaskData:
+        pretrained = None
+        if config.finetune.init_from is not None:
+            pretrained = finetune.open_language_model(config.finetune.init_from)
+            config = _adopt(config, pretrained)
         splits, names = load_splits(config.data)
-        pipeline = Pipeline.build(config, splits, names)
+        pipeline = Pipeline.build(config, splits, names, pretrained)
         config = _monitor_for(config, pipeline.tags)
         if config.data.vectors is not None:
             pipeline.vectors = _vectors(pipeline, config)
@@ -78,7 +84,18 @@ class TagTask(Task):
         if pipeline.vectors is not None:
             with torch.no_grad():
                 model.embed.words.weight.copy_(pipeline.vectors.weight)  # type: ignore[union-attr]
+        if pipeline.pretrained is not None:  # training only: the run's weights keep it
+            try:
+                copy_encoder(pipeline.pretrained.model, model)
+            except ValueError as err:
+                raise TaskError(f"--init-from {pipeline.pretrained.source}: {err}") from None
         return model
+
+    def param_groups(self, config: TagConfig, model: nn.Module) -> list[dict[str, Any]] | None:
+        return finetune.param_groups(config.finetune, config.trainer.lr, model)
+
+    def callbacks(self, config: TagConfig, pipeline: Pipeline, run: RunDir) -> list:
+        return super().callbacks(config, pipeline, run) + finetune.callbacks(config.finetune)
 
     def objective(self, config: TagConfig, pipeline: Pipeline) -> Any:
         return TagObjective(pipeline.tags)
@@ -121,3 +138,49 @@ def _vectors(pipeline: Pipeline, config: TagConfig) -> Any:
         )
     print(vectors, file=sys.stderr)
     return vectors
+
+
+def _adopt(config: TagConfig, lm: finetune.PretrainedLM) -> TagConfig:
+    """The tagger's config with the language model's encoder and word lookup."""
+    source, m = lm.source, lm.config.model
+    tokenizer = finetune.lm_tokenizer(lm)
+    if tokenizer not in ("words", "whitespace"):
+        raise TaskError(
+            f"--init-from {source}: a tagger tags words, and this language model reads "
+            f"{'characters' if tokenizer == 'chars' else tokenizer + ' subwords'}; start from a "
+            "word-level language model (--tokenizer words or whitespace)"
+        )
+    if lm.config.data.backward:
+        raise TaskError(
+            f"--init-from {source} is a backward language model; a tagger starts from a "
+            "forward one (it reads each sentence left to right)"
+        )
+    if m.one_hot or getattr(m, "input_embedding", "full") != "full":
+        raise TaskError(f"--init-from {source}: the language model has no embedding table")
+    if config.data.frames is not None:
+        raise TaskError(f"--init-from {source} starts a word tagger; --frames has no words")
+    if config.data.vectors is not None:
+        raise TaskError(
+            f"--init-from {source} gives the embeddings; drop --vectors {config.data.vectors}"
+        )
+    why = "the vocabulary is the language model's"
+    finetune.unused(config.data, ("min_freq", "max_vocab"), source, why)
+    values = {
+        "cell": m.cell,
+        "cell_options": m.cell_options,
+        "embedding_size": m.embedding_size,
+        "hidden_size": m.hidden_size,
+        "num_layers": m.num_layers,
+        "encoder": m.encoder,
+        "output_size": m.output_size,
+        "bidirectional": False,  # a language model reads one way
+        "char_encoder": "none",  # the encoder reads the language model's embeddings alone
+    }
+    model = finetune.adopt(config.model, values, source)
+    form = "lower" if tokenizer == "words" else "cased"  # look words up as the LM saw them
+    data = finetune.adopt(config.data, {"word_form": form}, source)
+    finetune.note(
+        f"tag: starting from {source}: {m.cell} encoder, {m.num_layers} layers, "
+        f"vocabulary {len(lm.pipeline.vocab):,}, words looked up {form}"
+    )
+    return config.replace(model=model, data=data)

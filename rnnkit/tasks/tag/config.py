@@ -8,6 +8,7 @@ from typing import Any, Literal
 from rnnkit.config import Config, check_positive, check_probability
 from rnnkit.models.tagger import TaggerConfig
 from rnnkit.tasks.base import TaskConfig
+from rnnkit.tasks.finetune import FinetuneConfig
 from rnnkit.train import TrainerConfig
 
 PATH = {"path": True}
@@ -95,6 +96,8 @@ class TagConfig(TaskConfig):
     """Architecture."""
     trainer: TrainerConfig = field(default_factory=_tag_trainer_defaults)
     """Optimisation."""
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    """Start from a trained word-level language model and how its layers are fine-tuned."""
     final_weights: Literal["best", "last"] = "best"
     """What model.safetensors holds after training: the epoch best on --monitor (dev span F1;
     dev token accuracy for tags without spans), or the last epoch (also without a dev set)."""

@@ -133,18 +133,27 @@ class Pipeline:
     frames: Normalizer | None = None
     vectors: PretrainedVectors | None = None
     """Pretrained word vectors to start the embeddings from (training only; not saved)."""
+    pretrained: Any = None
+    """Training only: the language model (a ``PretrainedLM``) whose embedding, encoder and
+    vocabulary start the model."""
 
     @classmethod
     def build(
-        cls, config: TagConfig, splits: dict[str, list[Example]], names: list[str] | None
+        cls,
+        config: TagConfig,
+        splits: dict[str, list[Example]],
+        names: list[str] | None,
+        pretrained: Any = None,
     ) -> Pipeline:
-        """Vocabularies of the training split; tags of every split (a tag seen only in the dev
-        set cannot be predicted, but must be counted)."""
+        """Vocabularies of the training split (with ``pretrained``: its words); tags of every
+        split (a tag seen only in the dev set cannot be predicted, but must be counted)."""
         every = (t for examples in splits.values() for _, tags in examples for t in tags)
         tags = LabelMap(names) if names else LabelMap.from_labels(every)
         train = splits["train"]
         if config.data.frames is not None:
             return cls(tags, frames=Normalizer.fit(np.concatenate([x for x, _ in train])))
+        if pretrained is not None:
+            return cls(tags, pretrained.pipeline.vocab, pretrained=pretrained)
         form = config.data.word_form
         words = Vocab.build(
             ([word_key(t, form) for t in tokens] for tokens, _ in train),

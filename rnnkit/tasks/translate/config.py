@@ -44,9 +44,13 @@ class TranslateDataConfig(Config):
     reader: Literal["auto", "memory", "index"] = "auto"
     """How your line-aligned files are read: memory (whole, into lists); index (a record index
     of byte offsets in the cache folder, each pair read from disk when a batch needs it: files
-    larger than memory); auto: index for files of 256 MB or more (--pairs-file: memory)."""
-    tokenizer: Literal["words", "whitespace", "chars"] = "words"
-    """Tokenizer of both sides: words (lower-case, punctuation split off), whitespace or chars."""
+    larger than memory); auto: index for files of 256 MB or more (--pairs-file: memory; a
+    subword tokenizer: memory)."""
+    tokenizer: Literal["words", "whitespace", "chars", "bpe", "unigram"] = "words"
+    """Tokenizer of both sides: words (lower-case, punctuation split off), whitespace, chars, or
+    subwords learnt from each side's training sentences (bpe, unigram; exactly reversible)."""
+    vocab_size: int = 8000
+    """bpe/unigram: pieces to learn per side, the 256 byte symbols included."""
     min_freq: int = 2
     """Tokens seen fewer times in training become <unk>."""
     max_vocab: int | None = None
@@ -62,6 +66,7 @@ class TranslateDataConfig(Config):
         super().__post_init__()
         check_probability(self, "valid_fraction")
         check_positive(self, "min_freq", "batch_size", "eval_batch_size", "max_len", "max_vocab")
+        check_positive(self, "vocab_size")
         if (self.src_file is None) != (self.tgt_file is None):
             raise ValueError("give both --src-file and --tgt-file (line-aligned), or neither")
         if self.src_file is not None and self.pairs_file is not None:

@@ -52,25 +52,38 @@ def metrics() -> list:
 
 
 def bleu_scores(
-    hypotheses: Sequence[Sequence[str]], references: Sequence[str], tokenizer: str
+    hypotheses: Sequence[Sequence[str]],
+    references: Sequence[str],
+    tokenizer: str,
+    pipeline: Any = None,
 ) -> dict[str, Any]:
     """Corpus BLEU (sacrebleu) two ways, with the signature of the first.
 
     ``bleu``: the detokenised hypotheses against the raw references, lower-cased, sacrebleu's
     13a tokenisation. ``bleu_tokenized``: the hypothesis tokens against the references cut by the
     run's tokenizer, as they are (what the published notebooks report: torchtext's
-    ``bleu_score``, lower-cased words).
+    ``bleu_score``, lower-cased words); for subword runs (given their ``pipeline``), the words
+    of the detokenised hypotheses against the references' words, so that subword and word runs
+    are scored alike.
 
     Returns:
         ``{"bleu": float, "bleu_tokenized": float, "signature": str}``.
     """
     from sacrebleu.metrics import BLEU as SacreBLEU
 
-    tokenize = get_tokenizer(tokenizer)
+    if pipeline is not None:
+        texts = [pipeline.detokenize(h) for h in hypotheses]
+        words = [pipeline.words(h) for h in hypotheses]
+        reference_words = [pipeline.reference_words(r) for r in references]
+    else:
+        tokenize = get_tokenizer(tokenizer)
+        texts = [detokenize(h, tokenizer) for h in hypotheses]
+        words = [list(h) for h in hypotheses]
+        reference_words = [tokenize(r) for r in references]
     sacre = SacreBLEU(tokenize="13a", lowercase=True)
-    detok = sacre.corpus_score([detokenize(h, tokenizer) for h in hypotheses], [list(references)])
+    detok = sacre.corpus_score(texts, [list(references)])
     tokenised = SacreBLEU(tokenize="none", force=True).corpus_score(
-        [" ".join(h) for h in hypotheses], [[" ".join(tokenize(r)) for r in references]]
+        [" ".join(h) for h in words], [[" ".join(r) for r in reference_words]]
     )
     return {
         "bleu": float(detok.score),
@@ -178,7 +191,8 @@ class TranslatePredictor(Predictor):
                 target = Path(show_attention)
                 if len(inputs) > 1:
                     target = target.with_name(f"{target.stem}-{i + 1}{target.suffix or '.png'}")
-                plot_attention(best.attention, source_tokens, words, target)
+                shown = [self.pipeline.display_source(t) for t in source_tokens]
+                plot_attention(best.attention, shown, self.pipeline.display_target(words), target)
                 record["attention_plot"] = str(target)
             records.append(record)
         return records
@@ -226,7 +240,7 @@ class TranslatePredictor(Predictor):
         for name, size in (("greedy", 1), (f"beam{beam}", beam)):
             hyps = self.decode(sources, size)
             tokens = [self.pipeline.tgt.decode(h[0].tokens) for h in hyps]
-            scores = bleu_scores(tokens, references, config.data.tokenizer)
+            scores = bleu_scores(tokens, references, config.data.tokenizer, self.pipeline)
             results[f"bleu_{name}"] = scores["bleu"]
             results[f"bleu_tokenized_{name}"] = scores["bleu_tokenized"]
         results["bleu_signature"] = scores["signature"]
