@@ -23,6 +23,7 @@ from typing import Any, Literal
 from torch import nn
 
 from rnnkit.config import Config
+from rnnkit.models.transfer import copy_encoder
 from rnnkit.runs import Run, TaskError
 from rnnkit.train import Callback
 from rnnkit.train.distributed import current_env
@@ -185,3 +186,18 @@ def callbacks(finetune: FinetuneConfig) -> list[Callback]:
     from rnnkit.models.transfer import layer_groups
 
     return [GradualUnfreezing(layer_groups)] if finetune.unfreeze == "gradual" else []
+
+
+def start_from(pretrained: Any, model: nn.Module) -> None:
+    """Copy a language model's embedding and encoder into ``model`` (a classifier or a tagger
+    in training; its head stays new); nothing without ``pretrained``.
+
+    Raises:
+        TaskError: the model's encoder does not fit the language model's (named by its run).
+    """
+    if pretrained is None:
+        return
+    try:
+        copy_encoder(pretrained.model, model)
+    except ValueError as err:
+        raise TaskError(f"--init-from {pretrained.source}: {err}") from None

@@ -13,7 +13,6 @@ from typing import Any
 from torch import nn
 
 from rnnkit.models.classifier import SequenceClassifier
-from rnnkit.models.transfer import copy_encoder
 from rnnkit.runs import Run, TaskError
 from rnnkit.tasks import finetune
 from rnnkit.tasks.base import Task, TaskData
@@ -93,11 +92,7 @@ class ClassifyTask(Task):
             len(pipeline.labels),
             vectors.weight if vectors is not None else None,
         )
-        if pipeline.pretrained is not None:  # training only: the run's weights keep it
-            try:
-                copy_encoder(pipeline.pretrained.model, model)
-            except ValueError as err:
-                raise TaskError(f"--init-from {pipeline.pretrained.source}: {err}") from None
+        finetune.start_from(pipeline.pretrained, model)  # training only: the weights keep it
         return model
 
     def param_groups(self, config: ClassifyConfig, model: nn.Module) -> list[dict[str, Any]] | None:

@@ -25,7 +25,6 @@ from torch import nn
 
 from rnnkit.data import LabelMap, load_vectors
 from rnnkit.models.tagger import detect_scheme
-from rnnkit.models.transfer import copy_encoder
 from rnnkit.runs import Run, TaskError
 from rnnkit.tasks import finetune
 from rnnkit.tasks.base import Task, TaskData
@@ -84,11 +83,7 @@ class TagTask(Task):
         if pipeline.vectors is not None:
             with torch.no_grad():
                 model.embed.words.weight.copy_(pipeline.vectors.weight)  # type: ignore[union-attr]
-        if pipeline.pretrained is not None:  # training only: the run's weights keep it
-            try:
-                copy_encoder(pipeline.pretrained.model, model)
-            except ValueError as err:
-                raise TaskError(f"--init-from {pipeline.pretrained.source}: {err}") from None
+        finetune.start_from(pipeline.pretrained, model)  # training only: the weights keep it
         return model
 
     def param_groups(self, config: TagConfig, model: nn.Module) -> list[dict[str, Any]] | None:
