@@ -139,6 +139,12 @@ def stages(budget: Budget) -> dict[str, Stage]:
             f"{clf} {SCRATCH}",
         ),
         Stage(
+            "clf-scratch-bilstm",
+            "from scratch: the task's default BiLSTM (1 x 128, max pooling), same data and steps",
+            f"rnnkit train classify {CLF.split(' --pooling')[0]} --epochs 5 --patience none"
+            f"{steps(budget.clf_steps)}",
+        ),
+        Stage(
             "clf-bwd",
             "ULMFiT classifier, backward (IMDB LM)",
             f"{clf} {ULMFIT} --init-from {OUT}/lm-imdb-bwd",
