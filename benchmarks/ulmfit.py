@@ -295,11 +295,13 @@ def report(budget: Budget) -> None:
             acc = "(language model)"
         seconds = train_seconds(run)
         took = f"{seconds / 60:.1f} min" if seconds else ""
-        command = stage.command or (
-            f"rnnkit evaluate {OUT / stage.after[0]} {' '.join(evaluate_on(budget))} "
+        command = (
+            f"{stage.command} --out {run}"
+            if stage.command
+            else f"rnnkit evaluate {OUT / stage.after[0]} {' '.join(evaluate_on(budget))} "
             f"--ensemble {OUT / stage.ensemble}"
         )
-        print(f"| {stage.name} | {stage.what} | {acc} | {took} | `{command} --out {run}` |")
+        print(f"| {stage.name} | {stage.what} | {acc} | {took} | `{command}` |")
 
 
 def main() -> None:
