@@ -139,6 +139,12 @@ def stages(budget: Budget) -> dict[str, Stage]:
             f"{clf} {SCRATCH}",
         ),
         Stage(
+            "clf-scratch-bilstm",
+            "from scratch: the task's default BiLSTM (1 x 128, max pooling), same data and steps",
+            f"rnnkit train classify {CLF.split(' --pooling')[0]} --epochs 5 --patience none"
+            f"{steps(budget.clf_steps)}",
+        ),
+        Stage(
             "clf-bwd",
             "ULMFiT classifier, backward (IMDB LM)",
             f"{clf} {ULMFIT} --init-from {OUT}/lm-imdb-bwd",
@@ -289,11 +295,13 @@ def report(budget: Budget) -> None:
             acc = "(language model)"
         seconds = train_seconds(run)
         took = f"{seconds / 60:.1f} min" if seconds else ""
-        command = stage.command or (
-            f"rnnkit evaluate {OUT / stage.after[0]} {' '.join(evaluate_on(budget))} "
+        command = (
+            f"{stage.command} --out {run}"
+            if stage.command
+            else f"rnnkit evaluate {OUT / stage.after[0]} {' '.join(evaluate_on(budget))} "
             f"--ensemble {OUT / stage.ensemble}"
         )
-        print(f"| {stage.name} | {stage.what} | {acc} | {took} | `{command} --out {run}` |")
+        print(f"| {stage.name} | {stage.what} | {acc} | {took} | `{command}` |")
 
 
 def main() -> None:
