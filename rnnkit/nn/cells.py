@@ -109,6 +109,21 @@ class RNNCellBase(HoldsCells):
             )
         return self
 
+    def _batched(self, name: str, input: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor, bool]:
+        """``(input (B, I), h (B, H), is_batched)`` of a one-state cell's call (an unbatched
+        call gets a batch of one; no state: zeros), after torch.nn's dimension checks."""
+        _check_dims(name, input, hx)
+        is_batched = input.dim() == 2
+        if not is_batched:
+            input = input.unsqueeze(0)
+        if hx is None:
+            hx = torch.zeros(
+                input.size(0), self.hidden_size, dtype=input.dtype, device=input.device
+            )
+        elif not is_batched:
+            hx = hx.unsqueeze(0)
+        return input, hx, is_batched
+
     def _step(self, input: Tensor, hx: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         """One step of a ``cell=`` cell (eager): its projection, then its step."""
         if input.size(-1) != self.input_size:
@@ -162,16 +177,7 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """As ``torch.nn.RNNCell.forward``: ``input`` ``(B, I)`` or ``(I)``."""
-        _check_dims("RNNCell", input, hx)
-        is_batched = input.dim() == 2
-        if not is_batched:
-            input = input.unsqueeze(0)
-        if hx is None:
-            hx = torch.zeros(
-                input.size(0), self.hidden_size, dtype=input.dtype, device=input.device
-            )
-        else:
-            hx = hx.unsqueeze(0) if not is_batched else hx
+        input, hx, is_batched = self._batched("RNNCell", input, hx)
         if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
             if not self._classic:
                 ret = self._step(input, (hx,))[0]
@@ -207,16 +213,7 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """As ``torch.nn.GRUCell.forward``: ``input`` ``(B, I)`` or ``(I)``."""
-        _check_dims("GRUCell", input, hx)
-        is_batched = input.dim() == 2
-        if not is_batched:
-            input = input.unsqueeze(0)
-        if hx is None:
-            hx = torch.zeros(
-                input.size(0), self.hidden_size, dtype=input.dtype, device=input.device
-            )
-        else:
-            hx = hx.unsqueeze(0) if not is_batched else hx
+        input, hx, is_batched = self._batched("GRUCell", input, hx)
         if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips only this form)
             if not self._classic:
                 ret = self._step(input, (hx,))[0]
