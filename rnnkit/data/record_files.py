@@ -22,7 +22,14 @@ from pathlib import Path
 
 from rnnkit.data.files import DataError, Errors, PathLike, where
 from rnnkit.data.record_index import Records, Scan, decode_line, iter_lines, open_records
-from rnnkit.data.table import Column, Format, column_index, guess_format
+from rnnkit.data.table import (
+    Column,
+    Format,
+    column_index,
+    guess_format,
+    json_object,
+    json_values,
+)
 from rnnkit.data.tokenizers import get_tokenizer
 from rnnkit.errors import OptionHint
 
@@ -177,21 +184,7 @@ def _jsonl_rows(f, path, cols, errors) -> Iterator:
         line = decode_line(raw, path, number, errors)
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where(path, number)}: not valid JSON ({err.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataError(
-                f"{where(path, number)}: expected a JSON object, found {type(obj).__name__}"
-            )
-        values = []
-        for c in cols:
-            if c not in obj:
-                found = ", ".join(map(repr, obj)) or "none"
-                raise DataError(f"{where(path, number)}: no key {c!r}; keys found: {found}")
-            v = obj[c]
-            values.append("" if v is None else v if isinstance(v, str) else json.dumps(v))
+        values = json_values(json_object(line, path, number), cols, path, number)
         yield number, offset, offset + len(raw), values
 
 

@@ -141,17 +141,34 @@ def json_objects(lines: Sequence[str], source: PathLike) -> Iterator[tuple[int, 
         DataError: a line that is not JSON, or not an object (``source`` and line named).
     """
     for line, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where(source, line)}: not valid JSON ({err.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataError(
-                f"{where(source, line)}: expected a JSON object, found {type(obj).__name__}"
-            )
-        yield line, obj
+        if raw.strip():
+            yield line, json_object(raw, source, line)
+
+
+def json_object(raw: str, source: PathLike, line: int) -> dict:
+    """The JSON object on one line of ``source`` (a :class:`DataError` naming the line else)."""
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{where(source, line)}: not valid JSON ({err.msg})") from None
+    if not isinstance(obj, dict):
+        raise DataError(
+            f"{where(source, line)}: expected a JSON object, found {type(obj).__name__}"
+        )
+    return obj
+
+
+def json_values(obj: dict, keys: Sequence[str], source: PathLike, line: int) -> list[str]:
+    """The values of ``keys`` in a JSON-lines object, as text (null: empty; numbers, lists and
+    objects: their JSON)."""
+    values = []
+    for c in keys:
+        if c not in obj:
+            found = ", ".join(map(repr, obj)) or "none"
+            raise DataError(f"{where(source, line)}: no key {c!r}; keys found: {found}")
+        v = obj[c]
+        values.append("" if v is None else v if isinstance(v, str) else json.dumps(v))
+    return values
 
 
 def _rows_jsonl(
@@ -162,14 +179,7 @@ def _rows_jsonl(
         if not isinstance(c, str):
             raise ValueError(f"{path}: JSONL columns are keys; got the index {c!r}")
     for line, obj in json_objects(split_lines(read_text(path, errors)), path):
-        values = []
-        for c in cols:
-            if c not in obj:
-                found = ", ".join(map(repr, obj)) or "none"
-                raise DataError(f"{where(path, line)}: no key {c!r}; keys found: {found}")
-            v = obj[c]
-            values.append("" if v is None else v if isinstance(v, str) else json.dumps(v))
-        yield line, values
+        yield line, json_values(obj, cols, path, line)  # type: ignore[arg-type]
 
 
 def table(
