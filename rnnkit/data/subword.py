@@ -56,6 +56,7 @@ class SubwordTokenizer:
                 f"subword kind must be one of {', '.join(SUBWORD_KINDS)}, got {kind!r}"
             )
         self.kind, self.tokenizer = kind, tokenizer
+        self._ids: dict[str, int] = tokenizer.get_vocab()  # fixed once trained: read once
 
     def __repr__(self) -> str:
         return f"SubwordTokenizer({self.kind!r}, pieces={len(self)})"
@@ -121,7 +122,7 @@ class SubwordTokenizer:
     def detokenize(self, tokens: Sequence[str], line_end: str | None = LINE_END) -> str:
         """The text of ``tokens``: pieces decoded exactly, ``line_end`` tokens as line ends,
         and any other token that is not a piece (``<unk>``, ``<bos>``...) kept as written."""
-        pieces = self.tokenizer.get_vocab()
+        pieces = self._ids
         out: list[str] = []
         run: list[str] = []
         for token in tokens:
@@ -142,8 +143,7 @@ class SubwordTokenizer:
 
     def pieces(self) -> list[str]:
         """Every piece, in the tokenizer's id order."""
-        vocab = self.tokenizer.get_vocab()
-        return sorted(vocab, key=vocab.__getitem__)
+        return sorted(self._ids, key=self._ids.__getitem__)
 
     # ------------------------------------------------------------------ JSON
 
